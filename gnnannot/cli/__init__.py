@@ -1,0 +1,57 @@
+"""The ``gnnannot`` command line (typer)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gnnannot import __version__
+from gnnannot.cli import data as data_cli
+from gnnannot.errors import GnnAnnotError
+from gnnannot.progress import console
+
+app = typer.Typer(
+    name="gnnannot",
+    help="Fast interactive video object segmentation with graph neural networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_cli.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"gnnannot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Fast interactive video object segmentation with graph neural networks."""
+
+
+def main() -> None:
+    """Console-script entry point: run the app, print gnnannot errors as one line."""
+    try:
+        app(standalone_mode=False)
+    except GnnAnnotError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Storage formats: palette PNG masks, flow .h5 files, zarr caches."""

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create .venv (if needed) and install gnnannot with its test tools.
+# torch: by default the CPU build pinned below (on the project's machines it installs from
+# local disk; an unpinned torch pulls a multi-GB CUDA build). For CUDA, install the torch
+# you want into .venv first, or set GNNANNOT_TORCH (e.g. GNNANNOT_TORCH="torch" for the
+# registry's default CUDA build, GNNANNOT_TORCH=skip to keep whatever torch is there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+pip_q() { python -m pip install --disable-pip-version-check -q "$@"; }
+TORCH_SPEC=${GNNANNOT_TORCH:-torch==2.13.0}
+if [ "$TORCH_SPEC" != "skip" ] && ! python -c "import torch" 2>/dev/null; then
+  pip_q "$TORCH_SPEC"
+fi
+if ! python -c "import gnnannot, pytest, dvc" 2>/dev/null || [ "${GNNANNOT_REINSTALL:-0}" = 1 ] \
+   || [ pyproject.toml -nt .venv/.gnnannot-installed ]; then
+  pip_q -e ".[test]"
+  touch .venv/.gnnannot-installed
+fi
