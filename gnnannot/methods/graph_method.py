@@ -1,0 +1,57 @@
+"""Common frame of methods that label superpixels of a cached video graph."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gnnannot.errors import DataError
+from gnnannot.graph import VideoGraph
+from gnnannot.methods.seeds import SeedState
+
+GraphLoader = Callable[[str], VideoGraph]
+
+
+class GraphMethod(ABC):
+    """A session method on the superpixel graph: ``start`` loads the video's graph,
+    ``interact`` adds the scribble to the seeds, labels every node and rasterises the
+    node labels to ``(T, H, W) uint8`` masks through the superpixel volume."""
+
+    name = "graph"
+
+    def __init__(self, graph_loader: GraphLoader) -> None:
+        self.graph_loader = graph_loader
+        self.graph: VideoGraph | None = None
+        self.seeds: SeedState | None = None
+        self._labels_all: np.ndarray | None = None
+
+    def start(self, video: Any) -> None:
+        """Begin a session on ``video`` (needs ``.name`` and ``.n_objects``)."""
+        self.graph = self.graph_loader(video.name)
+        frames = getattr(video, "n_frames", None)
+        if frames is not None and frames != self.graph.n_frames:
+            raise DataError(
+                f"{video.name}: graph cache has {self.graph.n_frames} frames, video has {frames}"
+            )
+        self.n_objects = int(video.n_objects)
+        self.seeds = SeedState(self.graph, self.n_objects)
+        self._labels_all = self.graph.labels_all()
+        self.on_start(video)
+
+    def on_start(self, video: Any) -> None:  # noqa: B027 - optional hook
+        """Per-session set-up after the graph is loaded (subclasses may override)."""
+
+    def interact(self, scribble: dict[str, Any]) -> np.ndarray:
+        """Add ``scribble``; return ``(T, H, W) uint8`` masks of all frames."""
+        if self.graph is None or self.seeds is None or self._labels_all is None:
+            raise RuntimeError(f"{type(self).__name__}.interact called before start")
+        self.seeds.add(scribble)
+        node_labels = self.predict_nodes()
+        return node_labels.astype(np.uint8)[self._labels_all]
+
+    @abstractmethod
+    def predict_nodes(self) -> np.ndarray:
+        """``(N,)`` integer label per node (0 background, k object k)."""
