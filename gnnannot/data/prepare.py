@@ -56,7 +56,8 @@ def prepare_dataset(
         unknown = set(opts) - _SYNTHETIC_KEYS
         if unknown:
             raise ConfigError(
-                f"data.synthetic: unknown keys {sorted(unknown)} (allowed {sorted(_SYNTHETIC_KEYS)})"
+                f"data.synthetic: unknown keys {sorted(unknown)} "
+                f"(allowed {sorted(_SYNTHETIC_KEYS)})"
             )
         with atomic_dir(root) as tmp:
             generate_dataset(tmp, seed=seed, quiet=quiet, **opts)
