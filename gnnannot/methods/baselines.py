@@ -110,7 +110,7 @@ class SuperpixelOracle(GraphMethod):
         self.gt_loader = gt_loader
 
     def on_start(self, video: Any) -> None:
-        self._oracle = oracle_labels(self.graph, self.gt_loader(video.name))
+        self._oracle = oracle_labels(self.graph, self.gt_loader(video.sequence))
 
     def predict_nodes(self) -> np.ndarray:
         return self._oracle

@@ -29,12 +29,13 @@ class GraphMethod(ABC):
         self._labels_all: np.ndarray | None = None
 
     def start(self, video: Any) -> None:
-        """Begin a session on ``video`` (needs ``.name`` and ``.n_objects``)."""
-        self.graph = self.graph_loader(video.name)
+        """Begin a session on ``video`` (a :class:`gnnannot.ivos.session.VideoData`)."""
+        self.graph = self.graph_loader(video.sequence)
         frames = getattr(video, "n_frames", None)
         if frames is not None and frames != self.graph.n_frames:
             raise DataError(
-                f"{video.name}: graph cache has {self.graph.n_frames} frames, video has {frames}"
+                f"{video.sequence}: graph cache has {self.graph.n_frames} frames, "
+                f"video has {frames}"
             )
         self.n_objects = int(video.n_objects)
         self.seeds = SeedState(self.graph, self.n_objects)
