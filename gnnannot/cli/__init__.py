@@ -7,7 +7,9 @@ import sys
 import typer
 
 from gnnannot import __version__
+from gnnannot.cli import benchmark as benchmark_cli
 from gnnannot.cli import data as data_cli
+from gnnannot.cli import flow as flow_cli
 from gnnannot.errors import GnnAnnotError
 from gnnannot.progress import console
 
@@ -19,6 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_cli.app, name="data")
+app.add_typer(flow_cli.app, name="flow")
+app.registered_commands += benchmark_cli.app.registered_commands
 
 
 def _version(value: bool) -> None:

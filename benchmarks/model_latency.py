@@ -1,0 +1,147 @@
+"""Inference latency of the GNN-annot model (CPU, or CUDA when available).
+
+Synthetic superpixel-like graphs: T frames of an R x R grid of nodes, spatial edges to the
+4-neighbours (both directions), temporal "flow" edges to the same and a random
+neighbouring cell of the next frame (forward and backward), ~8 directed edges per node; and
+the same node/edge counts with uniformly random edges (worst-case memory locality).
+
+Prints a table and writes ``metrics/model_latency.json``.
+Usage: ``python benchmarks/model_latency.py [--threads 2] [--repeats 5] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gnnannot.atomic import write_json
+from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatureBuilder
+from gnnannot.model.net import GNNAnnot, combine_objects
+
+N_CONST, N_EDGE = 18, 13
+
+
+def grid_video_graph(n_frames: int, side: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray,
+                                                                      np.ndarray, np.ndarray]:
+    """Return (node_frame (N,), edge_index (2, E), edge_type (E,), edge_weight (E,))."""
+    rng = np.random.default_rng(seed)
+    per = side * side
+    n = n_frames * per
+    ids = np.arange(n).reshape(n_frames, side, side)
+    pairs = [
+        (ids[:, :, :-1], ids[:, :, 1:]),  # right
+        (ids[:, :-1, :], ids[:, 1:, :]),  # down
+    ]
+    sp = np.concatenate([np.stack([a.ravel(), b.ravel()]) for a, b in pairs], axis=1)
+    sp = np.concatenate([sp, sp[::-1]], axis=1)
+    # flow: each node of frame t -> same cell and one random neighbour cell in t+1
+    src = ids[:-1].ravel()
+    t, y, x = np.unravel_index(src, ids.shape)
+    dy = rng.integers(-1, 2, src.size)
+    dx = rng.integers(-1, 2, src.size)
+    dst2 = ids[t + 1, np.clip(y + dy, 0, side - 1), np.clip(x + dx, 0, side - 1)]
+    fw = np.concatenate([np.stack([src, ids[t + 1, y, x]]), np.stack([src, dst2])], axis=1)
+    bw = fw[::-1]
+    edge_index = np.concatenate([sp, fw, bw], axis=1).astype(np.int64)
+    edge_type = np.concatenate([np.zeros(sp.shape[1]), np.ones(fw.shape[1]),
+                                np.full(bw.shape[1], 2)]).astype(np.int8)
+    w = rng.uniform(0.2, 1.0, fw.shape[1]).astype(np.float32)
+    edge_weight = np.concatenate([np.ones(sp.shape[1], np.float32), w, w])
+    node_frame = np.repeat(np.arange(n_frames, dtype=np.int32), per)
+    return node_frame, edge_index, edge_type, edge_weight
+
+
+def time_it(fn, repeats: int) -> tuple[float, float]:
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(min(ts)), float(np.median(ts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="smaller graph (smoke test)")
+    ap.add_argument("--out", default="metrics/model_latency.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    n_frames, side = (8, 25) if args.quick else (80, 25)
+    node_frame, ei_np, etype, ew = grid_video_graph(n_frames, side)
+    n, n_e = node_frame.size, ei_np.shape[1]
+    rng = np.random.default_rng(1)
+    rand_ei = rng.integers(0, n, (2, n_e))
+    n_dyn = len(DYNAMIC_FEATURE_NAMES)
+    model = GNNAnnot(N_CONST, n_dyn, N_EDGE).eval()
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for dev in devices:
+        m = model.to(dev)
+        xc = torch.randn(n, N_CONST, device=dev)
+        ea = torch.randn(n_e, N_EDGE, device=dev)
+        for graph, ei_arr in (("grid", ei_np), ("random", rand_ei)):
+            ei = torch.as_tensor(ei_arr, device=dev)
+            for k in (1, 3):
+                if graph == "random" and k == 1:
+                    continue
+                xd = torch.rand(k, n, n_dyn, device=dev)
+
+                def run(m=m, xc=xc, xd=xd, ei=ei, ea=ea, dev=dev) -> None:
+                    with torch.inference_mode():
+                        p = torch.sigmoid(m(xc, xd, ei, ea))
+                        combine_objects(p)
+                    if dev == "cuda":
+                        torch.cuda.synchronize()
+
+                best, med = time_it(run, args.repeats)
+                rows.append({"what": "model forward + combine", "device": dev, "graph": graph,
+                             "nodes": n, "edges": n_e, "objects": k,
+                             "min_s": round(best, 4), "median_s": round(med, 4)})
+    # dynamic features (CPU, numpy in)
+    k = 3
+    desc = rng.normal(size=(n, 64)).astype(np.float32)
+    hits = np.zeros((k + 1, n), np.int32)
+    for lab in range(k + 1):
+        hits[lab, rng.choice(n // n_frames, 40, replace=False)] += 5
+    t0 = time.perf_counter()
+    builder = DynamicFeatureBuilder(node_frame, ei_np, etype, ew, descriptors=desc)
+    t_setup = time.perf_counter() - t0
+    prev = rng.uniform(size=(k, n)).astype(np.float32)
+    best, med = time_it(lambda: builder(hits, annotated_frames=[0, 40], new_frames=[40],
+                                        prev_probs=prev), args.repeats)
+    rows.append({"what": "dynamic features (per interaction)", "device": "cpu", "graph": "grid",
+                 "nodes": n, "edges": n_e, "objects": k,
+                 "min_s": round(best, 4), "median_s": round(med, 4)})
+    rows.append({"what": "dynamic features setup (once per video)", "device": "cpu",
+                 "graph": "grid", "nodes": n, "edges": n_e, "objects": k,
+                 "min_s": round(t_setup, 4), "median_s": round(t_setup, 4)})
+
+    hdr = f"{'what':40s} {'dev':5s} {'graph':7s} {'nodes':>7s} {'edges':>8s} {'K':>2s} " \
+          f"{'min s':>8s} {'med s':>8s}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        print(f"{r['what']:40s} {r['device']:5s} {r['graph']:7s} {r['nodes']:7d} "
+              f"{r['edges']:8d} {r['objects']:2d} {r['min_s']:8.4f} {r['median_s']:8.4f}")
+    out = {
+        "threads": args.threads, "torch": torch.__version__, "machine": platform.processor()
+        or platform.machine(), "cpu_count": __import__("os").cpu_count(),
+        "model_params": {k_: v for k_, v in model.params.items() if not k_.endswith("features")},
+        "rows": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""Superpixels of video frames: fast SLIC base segments refined at image and motion edges.
+
+Per frame (all vectorised, no Python loop over segments):
+
+1. ``fast_slic`` (SLIC with connectivity enforcement, AVX2 when available) gives ``base``
+   segments (``n_base`` of them).
+2. An edge map: Canny edges of the (slightly blurred) grey image, plus motion edges, the
+   pixels where the spatial gradient of the forward or backward optical flow exceeds
+   ``flow_edge_thresh`` pixels per pixel.
+3. The 4-connected components of equal base label, after removing the edge pixels, are
+   the refined pieces (each lies inside one base segment and is not crossed by a closed
+   edge; base boundaries are kept exactly).
+4. Pieces smaller than ``min_size`` pixels, and the edge/boundary pixels, are filled from
+   their 4-neighbours by repeated dilation, which keeps every label 4-connected.
+5. Labels are made contiguous ``0..n-1`` (ids in raster order of the components).
+
+``n_base`` is calibrated once per video on its first frame so that the refined count comes
+close to ``n_segments`` per frame; all frames then use the same ``n_base`` (deterministic
+and independent of processing order).
+
+Library choice (measured on one 854x480 frame, 1 core, this project's machines):
+``fast_slic`` 0.4.0 ~15 ms (AVX2) / ~23 ms for 700 segments, vs scikit-image ``slic``
+~0.8 s at full size and ~0.09 s at half size. ``fast_slic`` ships only as an sdist:
+install it with ``pip install --no-build-isolation fast_slic`` (needs Cython and numpy in
+the environment). When it is missing, scikit-image ``slic`` on a half-size image is used
+(slower, same interface).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gnnannot.errors import ConfigError, DataError
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+@dataclass(frozen=True)
+class SuperpixelParams:
+    """Parameters of :func:`segment_frame` / :func:`segment_video`.
+
+    n_segments: target superpixels per frame (after refinement).
+    compactness: SLIC compactness (higher = more regular, less boundary adherence).
+    canny_low, canny_high: Canny hysteresis thresholds on the grey image (0 disables).
+    flow_edge_thresh: flow difference (px) between neighbouring pixels above which a pixel
+        is a motion edge (0 disables motion edges).
+    min_size_factor: pieces smaller than ``min_size_factor * H * W / n_segments`` pixels are
+        absorbed by their neighbours.
+    base_ratio: initial guess of ``n_base / n_segments`` for the calibration.
+    slic_min_size_factor: ``fast_slic``'s own merge threshold for small disconnected
+        fragments, relative to the mean SLIC segment size.
+    """
+
+    n_segments: int = 700
+    compactness: float = 10.0
+    canny_low: int = 60
+    canny_high: int = 150
+    flow_edge_thresh: float = 1.0
+    min_size_factor: float = 0.05
+    base_ratio: float = 0.9
+    slic_min_size_factor: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.n_segments < 2:
+            raise ConfigError(f"superpixels.n_segments must be >= 2, found {self.n_segments}")
+        if self.compactness <= 0:
+            raise ConfigError(f"superpixels.compactness must be > 0, found {self.compactness}")
+        if not 0 < self.base_ratio <= 4:
+            raise ConfigError(f"superpixels.base_ratio must be in (0, 4], found {self.base_ratio}")
+        if self.min_size_factor < 0:
+            raise ConfigError(
+                f"superpixels.min_size_factor must be >= 0, found {self.min_size_factor}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SuperpixelParams:
+        known = set(cls.__dataclass_fields__)
+        extra = set(d) - known
+        if extra:
+            raise ConfigError(f"superpixels: unknown parameter(s) {sorted(extra)}")
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- base SLIC
+def _fast_slic_class() -> Any | None:
+    try:
+        from fast_slic.avx2 import SlicAvx2  # type: ignore[import-not-found]
+
+        return SlicAvx2
+    except Exception:  # noqa: BLE001 - no AVX2 build / not installed
+        try:
+            from fast_slic import Slic  # type: ignore[import-not-found]
+
+            return Slic
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def slic_backend() -> str:
+    """Name of the SLIC implementation in use: ``fast_slic`` or ``skimage``."""
+    return "fast_slic" if _fast_slic_class() is not None else "skimage"
+
+
+def base_slic(
+    image: np.ndarray, n_base: int, compactness: float = 10.0, min_size_factor: float = 0.25
+) -> np.ndarray:
+    """SLIC segments of ``image`` (H, W, 3) uint8 RGB -> (H, W) int32 labels >= 0."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    cls = _fast_slic_class()
+    if cls is not None:
+        slic = cls(
+            num_components=int(n_base),
+            compactness=float(compactness),
+            min_size_factor=float(min_size_factor),
+            num_threads=1,
+        )
+        return slic.iterate(image).astype(np.int32, copy=False)
+    from skimage.segmentation import slic  # fallback: half size, nearest upsampling
+
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    lab = slic(small, n_segments=int(n_base), compactness=float(compactness), start_label=0)
+    return cv2.resize(lab.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+# --------------------------------------------------------------------------- edges
+def flow_edges(flow: np.ndarray, thresh: float) -> np.ndarray:
+    """Motion edges: (H, W) bool, pixels whose flow (H, W, 2) differs from that of the right
+    or lower neighbour by more than ``thresh`` px in either component (one-sided, so the
+    edge is a 1 px line like the segment boundaries)."""
+    f = np.asarray(flow, dtype=np.float32)
+    fy, fx = f[..., 0], f[..., 1]
+    e = np.zeros(fy.shape, dtype=bool)
+    e[:, :-1] = np.abs(fy[:, :-1] - fy[:, 1:]) > thresh
+    e[:, :-1] |= np.abs(fx[:, :-1] - fx[:, 1:]) > thresh
+    e[:-1, :] |= np.abs(fy[:-1] - fy[1:]) > thresh
+    e[:-1, :] |= np.abs(fx[:-1] - fx[1:]) > thresh
+    return e
+
+
+def edge_map(
+    image: np.ndarray,
+    flows: Iterable[np.ndarray | None] = (),
+    params: SuperpixelParams | None = None,
+) -> np.ndarray:
+    """Image (Canny) and motion edges of one frame: (H, W) bool."""
+    p = params or SuperpixelParams()
+    gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    if p.canny_high > 0:
+        gray = cv2.GaussianBlur(gray, (3, 3), 0)
+        edges = cv2.Canny(gray, p.canny_low, p.canny_high) > 0
+    else:
+        edges = np.zeros(gray.shape, dtype=bool)
+    if p.flow_edge_thresh > 0:
+        for flow in flows:
+            if flow is not None:
+                edges |= flow_edges(flow, p.flow_edge_thresh)
+    return edges
+
+
+# --------------------------------------------------------------------------- refinement
+def fill_unlabelled(
+    labels: np.ndarray, base: np.ndarray | None = None, max_iter: int = 10_000
+) -> np.ndarray:
+    """Fill zeros in ``labels`` (H, W) int (> 0 = labelled) from 4-neighbours; each filled
+    pixel touches a pixel of its label, so labels stay 4-connected. With ``base`` (H, W),
+    pixels are first filled only from neighbours of the same base label (so an edge pixel
+    stays on its side of a base boundary), then by repeated max-dilation. Returns int32; an
+    all-zero input becomes all ones."""
+    lab = labels.astype(np.int32)
+    zero = lab == 0
+    if zero.all():
+        return np.ones(labels.shape, dtype=np.int32)
+    if base is not None:
+        for _ in range(12):  # edge lines are thin; deeper holes go to the dilation below
+            changed = False
+            for axis, step in ((0, 1), (0, -1), (1, 1), (1, -1)):
+                src = [slice(None), slice(None)]
+                dst = [slice(None), slice(None)]
+                src[axis] = slice(step, None) if step > 0 else slice(None, step)
+                dst[axis] = slice(None, -step) if step > 0 else slice(-step, None)
+                s, d = tuple(src), tuple(dst)
+                ok = zero[d] & (lab[s] > 0) & (base[s] == base[d])
+                if ok.any():
+                    lab[d][ok] = lab[s][ok]
+                    zero[d][ok] = False
+                    changed = True
+            if not changed:
+                break
+    labf = lab.astype(np.float32)  # exact for ids < 2**24
+    for _ in range(max_iter):
+        if not zero.any():
+            break
+        grown = cv2.dilate(labf, _CROSS)
+        labf[zero] = grown[zero]
+        zero = labf == 0
+    return labf.astype(np.int32)
+
+
+def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Relabel (H, W) int labels >= 0 to ``0..n-1`` keeping their order; returns
+    ``(labels int32, n)``."""
+    counts = np.bincount(labels.ravel())
+    present = counts > 0
+    lut = np.cumsum(present, dtype=np.int64) - 1
+    return lut[labels].astype(np.int32), int(present.sum())
+
+
+def refine(
+    base: np.ndarray, edges: np.ndarray, min_size: int
+) -> tuple[np.ndarray, int]:
+    """Split ``base`` (H, W) int labels at ``edges`` (H, W) bool; drop pieces smaller than
+    ``min_size`` px and fill them and the edge pixels from the neighbours.
+
+    Pieces are the 4-connected components of equal base label after removing the edge
+    pixels, so base boundaries stay exactly where they were. Returns contiguous (H, W)
+    int32 labels ``0..n-1`` and ``n``."""
+    from skimage.measure import label as cc_label
+
+    lab = base.astype(np.int32) + 1
+    lab[edges] = 0
+    cc = cc_label(lab, background=0, connectivity=1).astype(np.int32)
+    if min_size > 1 and cc.max() > 0:
+        sizes = np.bincount(cc.ravel())
+        small = sizes < min_size
+        small[0] = True
+        cc = np.where(small[cc], 0, cc)
+    return compact_labels(fill_unlabelled(cc, base))
+
+
+def segment_frame(
+    image: np.ndarray,
+    n_base: int,
+    params: SuperpixelParams | None = None,
+    flows: Iterable[np.ndarray | None] = (),
+) -> tuple[np.ndarray, int]:
+    """Superpixels of one frame.
+
+    image: (H, W, 3) uint8 RGB. n_base: SLIC segment count before refinement.
+    flows: optical flows on this frame's pixels ((H, W, 2) float (y, x), e.g. the forward
+    flow to t+1 and the backward flow to t-1; ``None`` entries are skipped).
+    Returns (H, W) int32 labels ``0..n-1`` (4-connected) and ``n``.
+    """
+    p = params or SuperpixelParams()
+    h, w = image.shape[:2]
+    base = base_slic(image, n_base, p.compactness, p.slic_min_size_factor)
+    edges = edge_map(image, flows, p)
+    min_size = int(round(p.min_size_factor * h * w / p.n_segments))
+    return refine(base, edges, min_size)
+
+
+def calibrate_n_base(
+    image: np.ndarray,
+    params: SuperpixelParams,
+    flows: Iterable[np.ndarray | None] = (),
+) -> int:
+    """``n_base`` for which the refined count of ``image`` is close to ``n_segments``
+    (one guess at ``base_ratio * n_segments``, one corrected run)."""
+    flows = list(flows)
+    guess = max(2, int(round(params.base_ratio * params.n_segments)))
+    _, n = segment_frame(image, guess, params, flows)
+    ratio = n / guess
+    return max(2, int(round(params.n_segments / max(ratio, 1e-3))))
+
+
+def segment_video(
+    frames: Iterable[np.ndarray],
+    params: SuperpixelParams | None = None,
+    flow_pairs: Iterable[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield per-frame local labels ((H, W) int32, ``0..n_t-1``) for a video.
+
+    flow_pairs: per frame ``(forward_t, backward_t)``: the flow from frame t to t+1 and the
+    flow from frame t to t-1, both on frame t's pixels (``None`` at the ends / when no flow
+    is available). Global node ids are ``offsets[t] + local`` (see :func:`frame_offsets`).
+    """
+    p = params or SuperpixelParams()
+    pairs = iter(flow_pairs) if flow_pairs is not None else None
+    n_base = None
+    for image in frames:
+        flows = next(pairs) if pairs is not None else (None, None)
+        if n_base is None:
+            n_base = calibrate_n_base(image, p, flows)
+        labels, _ = segment_frame(image, n_base, p, flows)
+        yield labels
+
+
+def frame_offsets(counts: Iterable[int]) -> np.ndarray:
+    """(T+1,) int64 cumulative node offsets from per-frame superpixel counts."""
+    c = np.fromiter(counts, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(c)])
+
+
+# --------------------------------------------------------------------------- stage driver
+STAGE_VERSION = 1
+
+
+def superpixel_fingerprint(
+    params: SuperpixelParams, frames_digest: str, flow_fp: str | None
+) -> str:
+    from gnnannot.io.graph_store import fingerprint
+
+    return fingerprint("superpixels", STAGE_VERSION, params.to_dict(), frames_digest, flow_fp)
+
+
+def process_video(
+    root: str, seq: str, store: str, flow_store: str | None, params: dict[str, Any], fp: str
+) -> dict[str, Any]:
+    """Compute and write the superpixels of one video (a :func:`map_videos` job)."""
+    from gnnannot.data import davis
+    from gnnannot.io.flow_store import open_flow
+    from gnnannot.io.graph_store import FrameFlows, SuperpixelWriter
+
+    p = SuperpixelParams.from_dict(params)
+    paths = davis.frame_paths(root, seq)
+    first = davis.read_image(paths[0])
+    h, w = first.shape[:2]
+    fv = FrameFlows(open_flow(flow_store, seq) if flow_store else None, len(paths))
+    attrs = {"fingerprint": fp, "params": p.to_dict(), "backend": slic_backend()}
+    frames = (davis.read_image(q) for q in paths)
+    pairs = ((fv.fwd(t), fv.bwd(t)) for t in range(len(paths)))
+    with SuperpixelWriter(store, seq, len(paths), h, w, attrs) as wr:
+        for labels in segment_video(frames, p, pairs):
+            if labels.shape != (h, w):
+                raise DataError(f"{root}/{seq}: frames differ in size ({labels.shape})")
+            wr.write(labels, int(labels.max()) + 1)
+    return {"seq": seq, "n_frames": len(paths), "n_nodes": int(sum(wr.counts))}
+
+
+def build_superpixel_store(
+    root: str,
+    store: str,
+    flow_store: str | None,
+    params: SuperpixelParams,
+    sequences: list[str] | None = None,
+    workers: int = 1,
+    quiet: bool = False,
+) -> dict[str, list[str]]:
+    """Superpixels of every video (default: the train and val splits of ``root``) into
+    ``store``; per-video incremental (groups whose fingerprint of params, frame files and
+    flow attrs matches are kept), groups of other videos are removed.
+    Returns ``{"computed", "kept", "removed"}``."""
+    from gnnannot.data import davis
+    from gnnannot.io import graph_store as gs
+    from gnnannot.progress import log
+
+    seqs = gs.dataset_sequences(root) if sequences is None else list(sequences)
+    gs.ensure_store(store, "superpixels")
+    gs.clean_temporaries(store)
+    removed = gs.prune(store, seqs) if sequences is None else []
+    jobs, kept = [], []
+    for seq in seqs:
+        fp = superpixel_fingerprint(
+            params, gs.files_digest(davis.frame_paths(root, seq)),
+            gs.flow_fingerprint(flow_store, seq),
+        )  # fmt: skip
+        if gs.is_up_to_date(store, seq, fp):
+            kept.append(seq)
+        else:
+            jobs.append((root, seq, store, flow_store, params.to_dict(), fp))
+    log(f"superpixels: {len(jobs)} to compute, {len(kept)} up to date", quiet)
+    gs.map_videos(process_video, jobs, workers, "superpixels", quiet)
+    return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}

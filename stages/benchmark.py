@@ -1,0 +1,55 @@
+"""DVC stage ``benchmark``: the DAVIS interactive protocol on the evaluation split for
+every configured method; writes ``metrics/summary.json`` and plot data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gnnannot.data import davis
+from gnnannot.errors import ConfigError
+from gnnannot.methods.compare import compare_methods
+from gnnannot.methods.registry import METHODS, make_method
+from stages.common import choice, param, stage_main
+
+GRAPH_STORE = "data/graphs.zarr"
+CHECKPOINT = "models/model.pt"
+
+
+def run(params: dict[str, Any], quiet: bool) -> None:
+    root = param(params, "data.root", str)
+    split = param(params, "benchmark.split", str)
+    names = param(params, "benchmark.methods", list)
+    for n in names:
+        if n not in METHODS:
+            raise ConfigError(f"params.yaml: benchmark.methods has {n!r}, expected some of "
+                              f"{METHODS}")
+    robot = param(params, "benchmark.robot", dict)
+
+    def factory(name: str):
+        return lambda: make_method(
+            name, graph_store=GRAPH_STORE, dataset_root=root,
+            checkpoint=CHECKPOINT if name == "gnn" else None,
+            options=param(params, f"benchmark.options.{name}", dict, {}) or {},
+        )
+
+    compare_methods(
+        root,
+        davis.read_split(root, split),
+        {n: factory(n) for n in names},
+        Path("metrics"),
+        quiet=quiet,
+        metric=choice(params, "benchmark.metric", ("J", "J_AND_F")),
+        max_interactions=param(params, "benchmark.max_interactions", int),
+        max_time=param(params, "benchmark.max_time", float),
+        interaction_limit=param(params, "benchmark.interaction_limit", float),
+        time_threshold=param(params, "benchmark.time_threshold", float),
+        kernel_size=float(robot.get("kernel_size", 0.2)),
+        max_kernel_radius=float(robot.get("max_kernel_radius", 16)),
+        min_nb_nodes=int(robot.get("min_nb_nodes", 4)),
+        nb_points=int(robot.get("nb_points", 1000)),
+    )
+
+
+if __name__ == "__main__":
+    stage_main(__doc__ or "", run)

@@ -1,0 +1,149 @@
+"""Zarr stores of the superpixels/features/graphs stages: schema round trip, incremental
+reruns, clear errors for missing/incomplete/corrupt groups."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from gnnannot.data import davis
+from gnnannot.errors import DataError
+from gnnannot.features import build_feature_store
+from gnnannot.graph import build_graph_store, build_video_graph
+from gnnannot.io import graph_store as gs
+from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+
+H, W, T = 48, 64, 3
+P = SuperpixelParams(n_segments=30)
+
+
+def _frames(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, size=(H // 8, W // 8, 3), dtype=np.uint8)
+    img = np.kron(base, np.ones((8, 8, 1), np.uint8))
+    return np.stack([np.roll(img, 2 * t, axis=1) for t in range(T)])
+
+
+def _dataset(root: Path, names: list[str]) -> None:
+    for i, name in enumerate(names):
+        masks = np.zeros((T, H, W), np.uint8)
+        masks[:, 8:24, 16:40] = 1
+        davis.write_sequence(root, name, _frames(i), masks)
+    davis.write_split(root, "train", names[:1])
+    davis.write_split(root, "val", names[1:])
+
+
+def _build(tmp: Path) -> dict[str, dict[str, list[str]]]:
+    root, d = str(tmp / "davis"), tmp
+    seqs = gs.dataset_sequences(root)
+    return {
+        "sp": build_superpixel_store(root, str(d / "superpixels.zarr"), None, P, quiet=True),
+        "ft": build_feature_store(root, str(d / "features.zarr"), str(d / "superpixels.zarr"),
+                                  None, quiet=True),  # fmt: skip
+        "gr": build_graph_store(str(d / "graphs.zarr"), str(d / "superpixels.zarr"),
+                                str(d / "features.zarr"), None, seqs, quiet=True),  # fmt: skip
+    }
+
+
+@pytest.fixture()
+def stores(tmp_path: Path) -> Path:
+    _dataset(tmp_path / "davis", ["a", "b"])
+    _build(tmp_path)
+    return tmp_path
+
+
+def test_round_trip_matches_in_memory(stores: Path) -> None:
+    g = gs.open_graph(stores / "graphs.zarr", "b")
+    frames = davis.read_frames(stores / "davis", "b")
+    ref = build_video_graph(frames, None, P, seq="b")
+    np.testing.assert_array_equal(g.labels_all(), ref.labels_all())
+    np.testing.assert_array_equal(g.labels(1), ref.labels(1))
+    assert g.labels(1).dtype == np.int32 and g.labels_all().dtype == np.int32
+    np.testing.assert_array_equal(g.frame_offsets, ref.frame_offsets)
+    np.testing.assert_array_equal(g.edge_index, ref.edge_index)
+    assert g.edge_index.dtype == np.int64 and g.edge_type.dtype == np.int8
+    np.testing.assert_array_equal(g.edge_type, ref.edge_type)
+    np.testing.assert_array_equal(g.node_pixel_count, ref.node_pixel_count)
+    # float16 storage: relative precision ~1e-3
+    np.testing.assert_allclose(g.node_features, ref.node_features, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(g.descriptors, ref.descriptors, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(g.edge_features, ref.edge_features, rtol=5e-3, atol=5e-3)
+    np.testing.assert_allclose(g.edge_weight, ref.edge_weight, rtol=2e-3, atol=1e-3)
+    assert g.node_feature_names == ref.node_feature_names
+    assert g.edge_feature_names == ref.edge_feature_names
+    assert g.node_features.dtype == np.float32 and g.node_frame.dtype == np.int32
+    assert g.node_pixel_count.sum() == T * H * W
+
+
+def test_incremental_rerun(stores: Path) -> None:
+    again = _build(stores)
+    assert all(r["computed"] == [] for r in again.values())
+    _dataset(stores / "davis", ["a", "b", "c"])  # a new video in val
+    res = _build(stores)
+    assert all(r["computed"] == ["c"] for r in res.values())
+    # frames of one video change: that video only, downstream too
+    davis.write_sequence(stores / "davis", "a", _frames(9))
+    res = _build(stores)
+    assert all(r["computed"] == ["a"] for r in res.values())
+    # a video leaves the dataset: its groups are removed
+    davis.write_split(stores / "davis", "val", ["b"])
+    res = _build(stores)
+    assert all(r["removed"] == ["c"] for r in res.values())
+    assert gs.list_videos(stores / "graphs.zarr") == ["a", "b"]
+
+
+def test_missing_and_incomplete_groups(stores: Path) -> None:
+    with pytest.raises(DataError, match="no group for video 'zz'"):
+        gs.open_graph(stores / "graphs.zarr", "zz")
+    with pytest.raises(DataError, match="store not found"):
+        gs.open_graph(stores / "nothing.zarr", "a")
+    grp = zarr.open_group(str(stores / "features.zarr" / "a"), mode="a", zarr_format=3)
+    grp.attrs["complete"] = False
+    with pytest.raises(DataError, match="incomplete"):
+        gs.open_graph(stores / "graphs.zarr", "a")
+    # the stage recomputes an incomplete group
+    res = _build(stores)
+    assert res["ft"]["computed"] == ["a"]
+
+
+def test_corrupt_group_clear_error(stores: Path) -> None:
+    labels_dir = stores / "superpixels.zarr" / "a" / "labels"
+    shutil.rmtree(labels_dir / "c")  # the shard files
+    g = gs.open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
+    # a missing shard reads as fill value in zarr; corrupt bytes must raise
+    (labels_dir / "c").mkdir()
+    (labels_dir / "c" / "0").mkdir()
+    (labels_dir / "c" / "0" / "0").mkdir()
+    (labels_dir / "c" / "0" / "0" / "0").write_bytes(b"garbage" * 10)
+    with pytest.raises(DataError, match="labels"):
+        g.labels(0)
+    (stores / "graphs.zarr" / "b" / "zarr.json").write_text("{not json")
+    with pytest.raises(DataError, match="unreadable"):
+        gs.open_graph(stores / "graphs.zarr", "b")
+    shutil.rmtree(stores / "graphs.zarr" / "a" / "edge_features")
+    with pytest.raises(DataError, match="edge_features"):
+        gs.open_graph(stores / "graphs.zarr", "a")
+
+
+def test_stale_graph_detected(stores: Path) -> None:
+    grp = zarr.open_group(str(stores / "features.zarr" / "a"), mode="a", zarr_format=3)
+    grp.attrs["fingerprint"] = "other"
+    with pytest.raises(DataError, match="rerun the 'graphs' stage"):
+        gs.open_graph(stores / "graphs.zarr", "a")
+
+
+def test_killed_writer_leaves_no_complete_group(tmp_path: Path) -> None:
+    store = tmp_path / "s.zarr"
+    with pytest.raises(RuntimeError):
+        with gs.SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
+            wr.write(np.zeros((4, 4), np.int32), 1)
+            raise RuntimeError("killed")
+    assert gs.list_videos(store, complete_only=False) == []
+    with pytest.raises(DataError, match="1 of 2 frames"):
+        with gs.SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
+            wr.write(np.zeros((4, 4), np.int32), 1)
+    assert not any(p.name.startswith(".tmp") for p in store.iterdir())

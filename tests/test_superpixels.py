@@ -1,0 +1,104 @@
+"""Superpixel segmentation: contiguous 4-connected ids, edge refinement, determinism."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from gnnannot.errors import ConfigError
+from gnnannot.superpixels import (
+    SuperpixelParams,
+    compact_labels,
+    fill_unlabelled,
+    flow_edges,
+    frame_offsets,
+    refine,
+    segment_frame,
+    segment_video,
+)
+
+
+def _image(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _n_components(labels: np.ndarray) -> int:
+    """Number of 4-connected same-label regions (brute force, per label)."""
+    total = 0
+    for k in np.unique(labels):
+        n, _ = cv2.connectedComponents((labels == k).astype(np.uint8), connectivity=4)
+        total += n - 1
+    return total
+
+
+def test_segment_frame_contiguous_connected() -> None:
+    img = _image()
+    p = SuperpixelParams(n_segments=60)
+    labels, n = segment_frame(img, 50, p)
+    assert labels.dtype == np.int32 and labels.shape == img.shape[:2]
+    assert set(np.unique(labels)) == set(range(n))
+    assert _n_components(labels) == n  # every superpixel is one 4-connected region
+    assert 20 <= n <= 200
+
+
+def test_superpixels_follow_colour_blocks() -> None:
+    img = _image()
+    block = np.kron(np.arange(48).reshape(6, 8), np.ones((16, 16), int))
+    labels, n = segment_frame(img, 100, SuperpixelParams(n_segments=100))
+    # superpixels follow the colour blocks: almost every pixel lies in a superpixel whose
+    # majority block is its own
+    votes = np.bincount(labels.ravel() * 48 + block.ravel(), minlength=n * 48).reshape(n, 48)
+    agree = (votes.argmax(1)[labels] == block).mean()
+    assert agree > 0.97
+
+
+def test_motion_edge_splits_uniform_image() -> None:
+    img = np.full((40, 60, 3), 128, np.uint8)
+    flow = np.zeros((40, 60, 2), np.float32)
+    flow[:, 23:, 1] = 5.0  # right part moves: a motion boundary between columns 22 | 23
+    p = SuperpixelParams(n_segments=4, canny_high=0, flow_edge_thresh=1.0, min_size_factor=0.0)
+    labels, n = segment_frame(img, 4, p, (flow,))
+    left, right = set(np.unique(labels[:, :22])), set(np.unique(labels[:, 24:]))
+    assert not left & right
+    e = flow_edges(flow, 1.0)
+    assert e[:, 22].all() and e.sum() == 40
+
+
+def test_refine_and_fill() -> None:
+    base = np.zeros((10, 10), np.int32)
+    base[:, 5:] = 1
+    edges = np.zeros((10, 10), bool)
+    edges[4, :5] = True  # closes off the top-left quarter of segment 0
+    labels, n = refine(base, edges, min_size=3)
+    assert n == 3 and _n_components(labels) == 3
+    assert len(np.unique(labels[:4, :5])) == 1 and len(np.unique(labels[5:, :5])) == 1
+    assert len(np.unique(labels[:, 5:])) == 1
+    assert labels[0, 0] != labels[9, 0]
+    filled = fill_unlabelled(np.array([[0, 0, 2], [0, 0, 0], [3, 0, 0]]))
+    assert (filled > 0).all()
+    lab, k = compact_labels(np.array([[5, 5, 9], [2, 9, 9]]))
+    assert k == 3 and lab.tolist() == [[1, 1, 2], [0, 2, 2]]
+    np.testing.assert_array_equal(frame_offsets([3, 4]), [0, 3, 7])
+
+
+def test_segment_video_deterministic_and_count() -> None:
+    frames = [_image(seed=s) for s in range(3)]
+    flow = np.zeros((96, 128, 2), np.float32)
+    pairs = [(flow, None), (flow, flow), (None, flow)]
+    p = SuperpixelParams(n_segments=80)
+    a = list(segment_video(frames, p, pairs))
+    b = list(segment_video(frames, p, pairs))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    counts = [int(x.max()) + 1 for x in a]
+    assert all(40 <= c <= 160 for c in counts)
+
+
+def test_params_validation() -> None:
+    with pytest.raises(ConfigError):
+        SuperpixelParams(n_segments=1)
+    with pytest.raises(ConfigError, match="unknown"):
+        SuperpixelParams.from_dict({"n_segments": 10, "bogus": 1})
