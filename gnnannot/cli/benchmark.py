@@ -9,12 +9,13 @@ import typer
 from gnnannot.methods.registry import METHODS
 
 app = typer.Typer(help="Interactive benchmark (DAVIS-2017 protocol).")
+_METHOD_HELP = f"Method(s) to evaluate: {', '.join(METHODS)}."
 
 
 @app.command("benchmark")
 def benchmark(
     method: list[str] = typer.Option(
-        ["random_walker"], "--method", "-m", help=f"Method(s) to evaluate: {', '.join(METHODS)}."
+        ["random_walker"], "--method", "-m", help=_METHOD_HELP
     ),
     root: Path = typer.Option(Path("data/davis"), help="Dataset folder (DAVIS layout)."),
     split: str = typer.Option("val", help="Split listed in ImageSets/2017/<split>.txt."),
