@@ -49,7 +49,11 @@ _DENSE_LIMIT = 1 << 24  # pair keys up to this use bincount, larger use np.uniqu
 
 def _count_pairs(a: np.ndarray, b: np.ndarray, nb: int, na: int) -> tuple[np.ndarray, ...]:
     """Distinct (a, b) pairs (sorted by a, then b) and their multiplicities."""
-    key = a.astype(np.int64) * nb + b
+    return _count_keys(a.astype(np.int64) * nb + b, nb, na)
+
+
+def _count_keys(key: np.ndarray, nb: int, na: int) -> tuple[np.ndarray, ...]:
+    """Distinct pair keys ``a * nb + b`` (int64) -> (a, b, multiplicity), sorted."""
     if na * nb <= _DENSE_LIMIT:
         cnt = np.bincount(key, minlength=na * nb)
         uniq = np.flatnonzero(cnt)
@@ -68,13 +72,35 @@ def spatial_edges(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, n
     across their common boundary (same for both directions).
     """
     lab = np.asarray(labels)
-    a = np.concatenate([lab[:, :-1].ravel(), lab[:-1, :].ravel()])
-    b = np.concatenate([lab[:, 1:].ravel(), lab[1:, :].ravel()])
-    diff = a != b
-    a, b = a[diff], b[diff]
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
-    return _count_pairs(src, dst, n, n)
+    left, right, up, down = lab[:, :-1], lab[:, 1:], lab[:-1, :], lab[1:, :]
+    hm, vm = left != right, up != down
+    a = np.concatenate([left[hm], up[vm]]).astype(np.int64)
+    b = np.concatenate([right[hm], down[vm]]).astype(np.int64)
+    return _count_keys(np.concatenate([a * n + b, b * n + a]), n, n)
+
+
+def _flow_targets(labels_dst: np.ndarray, flow: np.ndarray, outside: int) -> np.ndarray:
+    """(H, W) int64 label of ``labels_dst`` under each source pixel moved by ``flow``
+    (H, W, 2) (y, x), rounded to the nearest pixel (half to even, as ``np.rint``);
+    ``outside`` where it leaves the frame. Nearest-neighbour ``cv2.remap`` when the labels
+    fit in uint16, else numpy indexing (same result)."""
+    h, w = labels_dst.shape
+    f = np.asarray(flow, dtype=np.float32)
+    my = np.arange(h, dtype=np.float32)[:, None] + f[..., 0]
+    mx = np.arange(w, dtype=np.float32)[None, :] + f[..., 1]
+    if outside < 65535 and h < 32767 and w < 32767:
+        import cv2
+
+        lab16 = np.ascontiguousarray(labels_dst, dtype=np.uint16)
+        out = cv2.remap(lab16, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=outside)  # fmt: skip
+        return out.astype(np.int64)
+    ty = np.rint(my).astype(np.int64)
+    tx = np.rint(mx).astype(np.int64)
+    ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+    out = np.full((h, w), outside, dtype=np.int64)
+    out[ok] = labels_dst[ty[ok], tx[ok]]
+    return out
 
 
 def flow_edges(
@@ -93,16 +119,14 @@ def flow_edges(
     pixels landing in the target superpixel, ``weight = overlap / source size``. Pairs
     with ``weight < min_weight`` are dropped unless strongest for their source.
     """
-    h, w = labels_src.shape
-    f = np.asarray(flow, dtype=np.float32)
-    ty = np.rint(np.arange(h, dtype=np.float32)[:, None] + f[..., 0]).astype(np.int64)
-    tx = np.rint(np.arange(w, dtype=np.float32)[None, :] + f[..., 1]).astype(np.int64)
-    ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
-    s = labels_src[ok]
-    d = labels_dst[ty[ok], tx[ok]]
-    src, dst, overlap = _count_pairs(s, d, n_dst, n_src)
+    # pixels leaving the frame land in the extra target id n_dst, dropped after counting
+    d = _flow_targets(labels_dst, flow, n_dst)
+    key = np.asarray(labels_src, dtype=np.int64) * (n_dst + 1) + d
+    src, dst, overlap = _count_keys(key.ravel(), n_dst + 1, n_src)
+    inside = dst < n_dst
+    src, dst, overlap = src[inside], dst[inside], overlap[inside]
     if sizes_src is None:
-        sizes_src = np.bincount(labels_src.ravel(), minlength=n_src)
+        sizes_src = np.bincount(np.asarray(labels_src).ravel(), minlength=n_src)
     weight = overlap / np.maximum(sizes_src[src], 1)
     if src.size:
         starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
@@ -449,7 +473,8 @@ def process_video(
         raise DataError(f"{ft_store}/{seq}: frame_offsets differ from {sp_store}/{seq}")
     ff = gs.FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
     names = feats["attrs"].get("feature_names", NODE_FEATURE_NAMES)
-    edges, ef = graph_arrays(spv.local, spv.offsets, feats["node_features"], names,
+    local = spv.local_all()  # one read of the whole volume (~1 MB per frame)
+    edges, ef = graph_arrays(lambda t: local[t], spv.offsets, feats["node_features"], names,
                              (spv.height, spv.width), ff.pair_forward, ff.pair_backward,
                              min_flow_weight)  # fmt: skip
     attrs = {

@@ -37,8 +37,6 @@ import numpy as np
 
 from gnnannot.errors import ConfigError, DataError
 
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-
 
 @dataclass(frozen=True)
 class SuperpixelParams:
@@ -173,36 +171,47 @@ def fill_unlabelled(
     """Fill zeros in ``labels`` (H, W) int (> 0 = labelled) from 4-neighbours; each filled
     pixel touches a pixel of its label, so labels stay 4-connected. With ``base`` (H, W),
     pixels are first filled only from neighbours of the same base label (so an edge pixel
-    stays on its side of a base boundary), then by repeated max-dilation. Returns int32; an
-    all-zero input becomes all ones."""
-    lab = labels.astype(np.int32)
-    zero = lab == 0
-    if zero.all():
-        return np.ones(labels.shape, dtype=np.int32)
-    if base is not None:
+    stays on its side of a base boundary; up to 12 rounds of the directions below, above,
+    right, left, each from the state before that direction), then by repeated 4-neighbour
+    max-dilation. Returns int32; an all-zero input becomes all ones.
+
+    Works on the flat indices of the unlabelled pixels of a padded copy (the padding is
+    never a valid source), so the cost scales with the number of holes, not H * W."""
+    lab = np.asarray(labels)
+    h, w = lab.shape
+    if not lab.any():
+        return np.ones((h, w), dtype=np.int32)
+    wp = w + 2
+    pad = np.full((h + 2, wp), -1, dtype=np.int32)  # border -1: never a source, never a hole
+    pad[1:-1, 1:-1] = lab
+    flat = pad.ravel()
+    z = np.flatnonzero(flat == 0)
+    if base is not None and z.size:
+        bpad = np.full((h + 2, wp), -1, dtype=np.int32)
+        bpad[1:-1, 1:-1] = base
+        bflat = bpad.ravel()
+        bz = bflat[z]
         for _ in range(12):  # edge lines are thin; deeper holes go to the dilation below
             changed = False
-            for axis, step in ((0, 1), (0, -1), (1, 1), (1, -1)):
-                src = [slice(None), slice(None)]
-                dst = [slice(None), slice(None)]
-                src[axis] = slice(step, None) if step > 0 else slice(None, step)
-                dst[axis] = slice(None, -step) if step > 0 else slice(-step, None)
-                s, d = tuple(src), tuple(dst)
-                ok = zero[d] & (lab[s] > 0) & (base[s] == base[d])
+            for off in (wp, -wp, 1, -1):
+                nb = z + off
+                v = flat[nb]
+                ok = v > 0
+                ok &= bflat[nb] == bz
                 if ok.any():
-                    lab[d][ok] = lab[s][ok]
-                    zero[d][ok] = False
+                    flat[z[ok]] = v[ok]
+                    keep = ~ok
+                    z, bz = z[keep], bz[keep]
                     changed = True
-            if not changed:
+            if not changed or not z.size:
                 break
-    labf = lab.astype(np.float32)  # exact for ids < 2**24
     for _ in range(max_iter):
-        if not zero.any():
+        if not z.size:
             break
-        grown = cv2.dilate(labf, _CROSS)
-        labf[zero] = grown[zero]
-        zero = labf == 0
-    return labf.astype(np.int32)
+        v = np.maximum(np.maximum(flat[z - 1], flat[z + 1]), np.maximum(flat[z - wp], flat[z + wp]))
+        flat[z] = v
+        z = z[v == 0]
+    return pad[1:-1, 1:-1].copy()
 
 
 def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -210,8 +219,8 @@ def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
     ``(labels int32, n)``."""
     counts = np.bincount(labels.ravel())
     present = counts > 0
-    lut = np.cumsum(present, dtype=np.int64) - 1
-    return lut[labels].astype(np.int32), int(present.sum())
+    lut = np.cumsum(present, dtype=np.int32) - 1
+    return lut[labels], int(present.sum())
 
 
 def refine(
@@ -367,5 +376,7 @@ def build_superpixel_store(
         else:
             jobs.append((root, seq, store, flow_store, params.to_dict(), fp))
     log(f"superpixels: {len(jobs)} to compute, {len(kept)} up to date", quiet)
+    if jobs:
+        import skimage.measure  # noqa: F401 - once here, not in every (forked) worker
     gs.map_videos(process_video, jobs, workers, "superpixels", quiet)
     return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}

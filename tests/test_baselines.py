@@ -111,7 +111,7 @@ def test_nearest_seed_matches_brute_force_shortest_paths() -> None:
 def test_random_walker_matches_dense_dirichlet_solution() -> None:
     rng = np.random.default_rng(5)
     g, _ = _random_graph(rng)
-    m = RandomWalker(lambda s: g, beta=2.0, eps=0.0)
+    m = RandomWalker(lambda s: g, beta=2.0, eps=0.0, tol=1e-12)
     m.start(_video(g))
     m.seeds.add(_scribble(0, [([[0.0, 0.0]], 1), ([[1.0, 1.0]], 0)], n=1))
     pred = m.predict_nodes()

@@ -143,3 +143,82 @@ def test_cnn_descriptor_errors(tmp_path, weights_file) -> None:
         Descriptor("cnn", None)
     with pytest.raises(ConfigError):
         Descriptor("sift")
+
+
+def test_texture_columns_brute_force() -> None:
+    import cv2
+
+    image, labels, n, *_ = _scene(seed=6)
+    got = colour_descriptor(image, labels, n)
+    col = {k: i for i, k in enumerate(COLOUR_DESCRIPTOR_NAMES)}
+    L = to_lab(image)[..., 0]
+    L3 = cv2.GaussianBlur(L, (0, 0), 2.0)
+    mag3 = np.hypot(cv2.Sobel(L3, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
+                    cv2.Sobel(L3, cv2.CV_32F, 0, 1, ksize=3, scale=0.125))  # fmt: skip
+    lap = np.abs(cv2.Laplacian(L, cv2.CV_32F, ksize=1))
+    for k in range(n):
+        m = labels == k
+        np.testing.assert_allclose(got[k, col["grad_mag3"]], mag3[m].mean(), rtol=1e-4)
+        np.testing.assert_allclose(got[k, col["laplacian"]], lap[m].mean(), rtol=1e-4)
+        np.testing.assert_allclose(got[k, col["L_contrast"]], np.abs(L - L3)[m].mean(), rtol=1e-4)
+    # orientation bins (as ``arctan2 % pi``) and magnitude-weighted histogram
+    from gnnannot.features import _texture_planes
+
+    Lc = np.ascontiguousarray(L)
+    ob, mg, _ = _texture_planes(Lc)
+    np.testing.assert_allclose(mg, np.hypot(*(cv2.Sobel(Lc, cv2.CV_32F, *d, ksize=3, scale=0.125)
+                                              for d in ((1, 0), (0, 1)))), rtol=1e-5)  # fmt: skip
+    ang_ref = np.minimum((np.arctan2(*(cv2.Sobel(Lc, cv2.CV_32F, *d, ksize=3, scale=0.125)
+                                       for d in ((0, 1), (1, 0)))) % np.pi * (4 / np.pi))
+                         .astype(int), 3)  # fmt: skip
+    np.testing.assert_array_equal(ob.reshape(L.shape), ang_ref)
+    for k in range(n):
+        m = labels == k
+        for b in range(4):
+            want = mg[m & (ob.reshape(L.shape) == b)].sum() / m.sum()
+            assert got[k, col[f"grad_orient{b}"]] == pytest.approx(want, rel=1e-5, abs=1e-6)
+        assert got[k, col["grad_mag1"]] == pytest.approx(mg[m].mean(), rel=1e-5)
+
+
+def test_texture_orientation_fold_matches_modulo() -> None:
+    from gnnannot.features import _texture_planes
+
+    rng = np.random.default_rng(2)
+    L = rng.normal(50, 20, size=(40, 50)).astype(np.float32)
+    L[:, 10] = L[:, 12]  # gy == 0 rows / gx == 0 columns occur exactly
+    L[20] = L[22]
+    import cv2
+
+    gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    want = np.minimum(((np.arctan2(gy, gx) % np.pi) * (4 / np.pi)).astype(np.int64), 3)
+    got, _, _ = _texture_planes(L)
+    np.testing.assert_array_equal(got.reshape(L.shape), want)
+
+
+def test_plane_sums_brute_force() -> None:
+    from gnnannot.features import one_hot, plane_sums
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 9, size=(13, 17))
+    planes = [rng.normal(size=(13, 17, k)).astype(np.float32) for k in (3, 1, 2, 7, 5)]
+    planes[1] = planes[1][..., 0]  # a 2-D plane
+    got = plane_sums(one_hot(labels, 9), planes)  # 18 channels: two cv2.merge groups
+    cols = np.concatenate([p.reshape(13, 17, -1) for p in planes], axis=-1)
+    want = np.stack([cols[labels == k].sum(0) for k in range(9)])
+    assert got.shape == (9, 18) and got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(DataError, match="0..8"):
+        one_hot(labels + 1, 9)
+
+
+def test_frame_features_equals_parts() -> None:
+    from gnnannot.features import frame_features
+
+    image, labels, n, fwd, bwd, occ_n, occ_p = _scene(seed=8)
+    f, count, d = frame_features(image, labels, n, fwd, None, occ_n, None)
+    f2, count2 = node_features(image, labels, n, fwd, None, occ_n, None)
+    np.testing.assert_array_equal(f, f2)
+    np.testing.assert_array_equal(count, count2)
+    np.testing.assert_array_equal(d, colour_descriptor(image, labels, n))
+    np.testing.assert_array_equal(d, Descriptor("colour")(image, labels, n))

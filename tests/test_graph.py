@@ -223,3 +223,28 @@ def test_build_video_graph_deterministic() -> None:
     # scribble lookup: pixel -> node of the right frame
     node = g1.nodes_at(1, np.array([0, 47]), np.array([0, 63]))
     assert (nf[node] == 1).all()
+
+
+def test_flow_edges_brute_force_rounding_and_border() -> None:
+    from gnnannot.graph import _flow_targets
+
+    rng = np.random.default_rng(5)
+    h, w = 14, 19
+    lab0 = rng.integers(0, 6, size=(h, w)).astype(np.uint16)
+    lab1 = rng.integers(0, 5, size=(h, w)).astype(np.uint16)
+    flow = (rng.integers(-16, 17, size=(h, w, 2)) / 4).astype(np.float32)  # many .5 cases
+    src, dst, overlap, weight = flow_edges(lab0, lab1, 6, 5, flow, min_weight=0.0)
+    want: dict[tuple[int, int], int] = {}
+    for y in range(h):
+        for x in range(w):
+            ty, tx = int(np.rint(y + flow[y, x, 0])), int(np.rint(x + flow[y, x, 1]))
+            if 0 <= ty < h and 0 <= tx < w:
+                key = (int(lab0[y, x]), int(lab1[ty, tx]))
+                want[key] = want.get(key, 0) + 1
+    got = {(int(s), int(d)): int(c) for s, d, c in zip(src, dst, overlap, strict=True)}
+    assert got == want
+    sizes = np.bincount(lab0.ravel(), minlength=6)
+    np.testing.assert_allclose(weight, overlap / sizes[src])
+    # the cv2.remap path and the numpy fallback (ids beyond uint16) agree
+    np.testing.assert_array_equal(_flow_targets(lab1, flow, 5), _flow_targets(lab1, flow, 70000)
+                                  .clip(max=5))  # fmt: skip

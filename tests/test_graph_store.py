@@ -147,3 +147,21 @@ def test_killed_writer_leaves_no_complete_group(tmp_path: Path) -> None:
         with gs.SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
             wr.write(np.zeros((4, 4), np.int32), 1)
     assert not any(p.name.startswith(".tmp") for p in store.iterdir())
+
+
+def test_worker_processes_give_same_stores(stores: Path) -> None:
+    root, d = str(stores / "davis"), stores / "par"
+    seqs = gs.dataset_sequences(root)
+    build_superpixel_store(root, str(d / "superpixels.zarr"), None, P, workers=2, quiet=True)
+    build_feature_store(root, str(d / "features.zarr"), str(d / "superpixels.zarr"), None,
+                        workers=2, quiet=True)  # fmt: skip
+    build_graph_store(str(d / "graphs.zarr"), str(d / "superpixels.zarr"),
+                      str(d / "features.zarr"), None, seqs, workers=2, quiet=True)  # fmt: skip
+    for seq in seqs:
+        a = gs.open_graph(stores / "graphs.zarr", seq)
+        b = gs.open_graph(d / "graphs.zarr", seq)
+        np.testing.assert_array_equal(a.labels_all(), b.labels_all())
+        np.testing.assert_array_equal(a.node_features, b.node_features)
+        np.testing.assert_array_equal(a.descriptors, b.descriptors)
+        np.testing.assert_array_equal(a.edge_index, b.edge_index)
+        np.testing.assert_array_equal(a.edge_features, b.edge_features)

@@ -102,3 +102,47 @@ def test_params_validation() -> None:
         SuperpixelParams(n_segments=1)
     with pytest.raises(ConfigError, match="unknown"):
         SuperpixelParams.from_dict({"n_segments": 10, "bogus": 1})
+
+
+def _fill_reference(labels: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+    """Whole-image version of the documented fill: shifted copies and cv2.dilate."""
+    lab = labels.astype(np.int32)
+    zero = lab == 0
+    if zero.all():
+        return np.ones(labels.shape, np.int32)
+    if base is not None:
+        for _ in range(12):
+            changed = False
+            for axis, step in ((0, 1), (0, -1), (1, 1), (1, -1)):
+                src = [slice(None), slice(None)]
+                dst = [slice(None), slice(None)]
+                src[axis] = slice(step, None) if step > 0 else slice(None, step)
+                dst[axis] = slice(None, -step) if step > 0 else slice(-step, None)
+                s, d = tuple(src), tuple(dst)
+                ok = zero[d] & (lab[s] > 0) & (base[s] == base[d])
+                if ok.any():
+                    lab[d][ok] = lab[s][ok]
+                    zero[d][ok] = False
+                    changed = True
+            if not changed:
+                break
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    labf = lab.astype(np.float32)
+    while zero.any():
+        grown = cv2.dilate(labf, cross)
+        labf[zero] = grown[zero]
+        zero = labf == 0
+    return labf.astype(np.int32)
+
+
+@pytest.mark.parametrize("with_base", [False, True])
+def test_fill_unlabelled_matches_reference(with_base: bool) -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(1, 25, 2))
+        base = rng.integers(0, int(rng.integers(1, 6)), (h, w))
+        lab = rng.integers(1, 9, (h, w)) * (rng.random((h, w)) < rng.random())
+        b = base if with_base else None
+        got = fill_unlabelled(lab, b)
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, _fill_reference(lab, b))

@@ -511,6 +511,32 @@ def flow_fingerprint(flow_store: str | os.PathLike[str] | None, seq: str) -> str
     return fingerprint(open_flow(flow_store, seq).attrs)
 
 
+@contextmanager
+def _single_threaded_opencv() -> Iterator[None]:
+    """OpenCV on one thread while worker processes run (they already fill the cores).
+    Set in the parent before forking: calling ``cv2.setNumThreads`` in a forked child of a
+    process that used OpenCV's thread pool hangs."""
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV is a dependency
+        yield
+        return
+    prev = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(prev)
+
+
+def _pool_context() -> Any:
+    """``fork`` where available (workers inherit the imported modules: no 1-2 s re-import
+    per worker as with ``spawn``; zarr resets its IO thread after a fork), else ``spawn``."""
+    import multiprocessing as mp
+
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+
 def map_videos(
     fn: Any,
     jobs: list[tuple[Any, ...]],
@@ -519,26 +545,29 @@ def map_videos(
     quiet: bool = False,
 ) -> list[Any]:
     """Run ``fn(*job)`` for every job (one video each), in ``workers`` processes when > 1,
-    with a progress bar; results in job order."""
+    with a progress bar; results in job order. All jobs are submitted before the progress
+    display starts its refresh thread, so the workers are forked from a quiet parent."""
     from gnnannot.progress import make_progress
 
     results: list[Any] = [None] * len(jobs)
-    with make_progress(quiet) as progress:
-        task = progress.add_task(description, total=len(jobs))
-        if workers <= 1 or len(jobs) <= 1:
+    workers = max(1, min(int(workers), len(jobs)))
+    if workers == 1:
+        with make_progress(quiet) as progress:
+            task = progress.add_task(description, total=len(jobs))
             for i, job in enumerate(jobs):
                 results[i] = fn(*job)
                 progress.advance(task)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+        return results
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futs = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
-                for fut in as_completed(futs):
-                    results[futs[fut]] = fut.result()
-                    progress.advance(task)
+    ctx = _pool_context()
+    with _single_threaded_opencv(), ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futs = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+        with make_progress(quiet) as progress:
+            task = progress.add_task(description, total=len(jobs))
+            for fut in as_completed(futs):
+                results[futs[fut]] = fut.result()
+                progress.advance(task)
     return results
 
 

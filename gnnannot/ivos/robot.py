@@ -264,6 +264,67 @@ def neighbour_rank(points: np.ndarray) -> np.ndarray:
     return rank
 
 
+
+
+def _edge_dfs(adj: dict[int, list[int]], start: int):
+    """Edges ``(tail, head)`` of an undirected graph in the order of networkx's
+    ``edge_dfs`` from ``start`` (each undirected edge once)."""
+    visited_edges: set[frozenset[int]] = set()
+    iters: dict[int, Any] = {}
+    stack = [start]
+    while stack:
+        node = stack[-1]
+        if node not in iters:
+            iters[node] = iter(adj[node])
+        nxt = next(iters[node], None)
+        if nxt is None:
+            stack.pop()
+            continue
+        key = frozenset((node, nxt))
+        if key not in visited_edges:
+            visited_edges.add(key)
+            stack.append(nxt)
+            yield node, nxt
+
+
+def find_cycle(adj: dict[int, list[int]]) -> list[tuple[int, int]] | None:
+    """The cycle ``networkx.find_cycle(G)`` returns for the undirected graph whose node
+    order is ``adj``'s key order and whose neighbour order is each list's order, as a list
+    of ``(u, v)`` edges; None when the graph is a forest."""
+    explored: set[int] = set()
+    for start in adj:
+        if start in explored:
+            continue
+        edges: list[tuple[int, int]] = []
+        seen = {start}
+        active = {start}
+        previous_head = None
+        for tail, head in _edge_dfs(adj, start):
+            if head in explored:
+                continue
+            if previous_head is not None and tail != previous_head:
+                while True:
+                    if not edges:
+                        active = {tail}
+                        break
+                    popped = edges.pop()
+                    active.discard(popped[1])
+                    if edges and edges[-1][1] == tail:
+                        break
+            edges.append((tail, head))
+            if head in active:
+                i = 0
+                for i, (t, _h) in enumerate(edges):  # noqa: B007 - i is used below
+                    if t == head:
+                        break
+                return edges[i:]
+            seen.add(head)
+            active.add(head)
+            previous_head = head
+        explored.update(seen)
+    return None
+
+
 @dataclass
 class ScribbleRobot:
     """Deterministic re-implementation of davisinteractive's InteractiveScribblesRobot.
@@ -360,17 +421,24 @@ class ScribbleRobot:
 
     def acyclic_subgraphs(self, graph: nx.Graph) -> list[nx.Graph]:
         """Connected components with cycles removed (heaviest edge of each found cycle),
-        keeping those with at least ``min_nb_nodes`` nodes."""
+        keeping those with at least ``min_nb_nodes`` nodes.
+
+        Cycles are found exactly as ``networkx.find_cycle`` finds them (same traversal
+        order, so the same edges are dropped), by :func:`find_cycle` on plain adjacency
+        lists, which is an order of magnitude faster on large skeletons."""
         out = []
         for comp in nx.connected_components(graph):
             g = graph.subgraph(comp).copy()
+            adj = {u: list(nbrs) for u, nbrs in g.adj.items()}
             while True:
-                try:
-                    cycle = nx.find_cycle(g)
-                except nx.NetworkXNoCycle:
+                cycle = find_cycle(adj)
+                if cycle is None:
                     break
                 weights = np.asarray([graph[u][v]["weight"] for u, v in cycle])
-                g.remove_edge(*cycle[int(weights.argmax())])
+                u, v = cycle[int(weights.argmax())]
+                g.remove_edge(u, v)
+                adj[u].remove(v)
+                adj[v].remove(u)
             if len(g) >= self.min_nb_nodes:
                 out.append(g)
         return out

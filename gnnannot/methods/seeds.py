@@ -14,6 +14,7 @@ import numpy as np
 
 from gnnannot.graph import VideoGraph
 from gnnannot.ivos.scribbles import rasterize_scribbles
+from gnnannot.model.dynamic_features import count_scribble_hits
 
 UNLABELLED = -1
 
@@ -41,19 +42,19 @@ class SeedState:
     def add(self, scribble: dict[str, Any]) -> np.ndarray:
         """Add one interaction's scribble; return the node ids it touched."""
         g = self.graph
-        k1 = self.n_objects + 1
-        new_hits = np.zeros_like(self.hits)
         frames = rasterize_scribbles(scribble, g.height, g.width)
+        nodes, labels = [], []
         for t, img in frames.items():
             if t >= g.n_frames:
                 continue
-            ys, xs = np.nonzero(img >= 0)
-            if ys.size == 0:
-                continue
-            lab = img[ys, xs].astype(np.int64)
-            keep = lab < k1
-            nodes = g.labels(t)[ys[keep], xs[keep]].astype(np.int64)
-            np.add.at(new_hits, (nodes, lab[keep]), 1.0)
+            ys, xs = np.nonzero((img >= 0) & (img <= self.n_objects))
+            nodes.append(g.labels(t)[ys, xs])
+            labels.append(img[ys, xs])
+        new_hits = count_scribble_hits(
+            np.concatenate(nodes) if nodes else np.zeros(0, np.int64),
+            np.concatenate(labels) if labels else np.zeros(0, np.int64),
+            g.n_nodes, self.n_objects,
+        ).T.astype(np.float32)
         touched = np.nonzero(new_hits.sum(axis=1) > 0)[0]
         self.seed[touched] = new_hits[touched].argmax(axis=1)
         self.hits += new_hits

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from gnnannot.errors import ConfigError
-from gnnannot.model.gatedgcn import GatedGCNLayer
+from gnnannot.model.gatedgcn import GatedGCNLayer, InferencePlan
 
 __all__ = ["GNNAnnot", "combine_objects", "DEFAULT_PARAMS"]
 
@@ -253,18 +253,23 @@ class GNNAnnot(nn.Module):
             assert self.edge_const is not None
             e = self.edge_const.expand(n_edges, d)
 
-        fast = not self.training and not torch.is_grad_enabled()
-        if fast and n_edges > 1 and h.device.type == "cpu":
-            # scatter locality: process edges in target order (edge outputs are unused)
-            order = torch.argsort(edge_index[1], stable=True)
-            edge_index = edge_index[:, order]
-            e = e[order]
         snorm_n, snorm_e = (_graph_norms(n_nodes, edge_index, batch)
                             if self.graph_norm else (None, None))
+        plan = None
+        if not self.training and not torch.is_grad_enabled():
+            # inference: one edge layout for all layers (edges sorted by target; the
+            # edge states are internal, so they can stay in that order)
+            plan = InferencePlan.build(edge_index, n_nodes, n_obj,
+                                       self.layers[0].cpu_chunk_rows)
+            if plan.order is not None:
+                e = e.index_select(0, plan.order)
+                if isinstance(snorm_e, Tensor) and snorm_e.dim() > 0:
+                    snorm_e = snorm_e.index_select(0, plan.order)
         last = len(self.layers) - 1
+        ws: dict[str, Tensor] | None = {} if plan is not None else None
         for i, layer in enumerate(self.layers):
             h, e = layer(h, e, edge_index, snorm_n, snorm_e, update_edges=i < last,
-                         inplace_edges=i > 0)
+                         inplace_edges=i > 0, plan=plan, workspace=ws)
         return self.readout(h).squeeze(-1).transpose(0, 1)  # (K, N)
 
     @torch.inference_mode()

@@ -1,0 +1,19 @@
+"""Segment your own video: preprocessing cache, interactive :class:`Annotator`, exports
+(palette PNG, overlay video, COCO RLE)."""
+
+from gnnannot.annotate.annotator import Annotator, Masks, resolve_method
+from gnnannot.annotate.cache import PreparedVideo, PrepParams, cache_root
+from gnnannot.annotate.exports import export_masks
+from gnnannot.annotate.video_io import VideoSource, open_video
+
+__all__ = [
+    "Annotator",
+    "Masks",
+    "PrepParams",
+    "PreparedVideo",
+    "VideoSource",
+    "cache_root",
+    "export_masks",
+    "open_video",
+    "resolve_method",
+]

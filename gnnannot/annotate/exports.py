@@ -1,0 +1,145 @@
+"""Write a segmentation in standard formats, streaming one frame at a time.
+
+Layout of the output folder (written to a temporary sibling and renamed into place only
+when everything succeeded, :func:`gnnannot.atomic.atomic_dir`)::
+
+    masks/<frame>.png     DAVIS palette PNG per frame: pixel value = object id, 0 = background
+    rle/<frame>.json      COCO-style RLE per frame: one entry per object 1..K
+    overlay.mp4           frames with the masks blended in colour (MPEG-4 part 2, ``mp4v``;
+                          odd sizes padded by one pixel)
+    segment.json          what was run: video, sizes, method, interactions, timings
+
+``<frame>`` is the frame file's stem for a frame folder, the 5-digit index for a video.
+RLE file: ``{"frame": t, "file_name": ..., "height": H, "width": W, "objects":
+[{"object_id": k, "segmentation": {"size": [H, W], "counts": str}, "area": int, "bbox":
+[x, y, w, h]}, ...]}`` - ``segmentation`` decodes with ``pycocotools.mask.decode`` (after
+``counts.encode()``) or :func:`gnnannot.annotate.rle.decode`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gnnannot.annotate import rle
+from gnnannot.atomic import atomic_dir
+from gnnannot.errors import DataError
+from gnnannot.io.palette import PALETTE, write_palette_png
+
+__all__ = ["OverlayWriter", "export_masks", "overlay_frame", "rle_record"]
+
+
+def overlay_frame(frame: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB: ``frame`` with object pixels blended with their DAVIS
+    palette colour and object boundaries drawn solid."""
+    out = frame.copy()
+    obj = mask > 0
+    if obj.any():
+        colour = PALETTE[mask]
+        out[obj] = ((1 - alpha) * frame[obj] + alpha * colour[obj]).astype(np.uint8)
+        kernel = np.ones((3, 3), np.uint8)
+        edge = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, kernel) > 0
+        out[edge] = PALETTE[cv2.dilate(mask, kernel)[edge]]  # solid outlines
+    return out
+
+
+class OverlayWriter:
+    """Streaming mp4 writer (OpenCV ``mp4v``) of RGB frames; DataError if it cannot open."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float, size: tuple[int, int]) -> None:
+        h, w = size
+        self.path = Path(path)
+        self._pad = (h % 2, w % 2)  # MPEG-4 needs even sizes: pad odd ones by one pixel
+        self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                  float(fps), (w + w % 2, h + h % 2))  # fmt: skip
+        if not self._w.isOpened():
+            raise DataError(f"{self.path}: OpenCV cannot write an mp4v video here")
+
+    def write(self, frame: np.ndarray) -> None:
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        if any(self._pad):
+            bgr = cv2.copyMakeBorder(bgr, 0, self._pad[0], 0, self._pad[1], cv2.BORDER_REPLICATE)
+        self._w.write(bgr)
+
+    def close(self) -> None:
+        self._w.release()
+
+
+def rle_record(mask: np.ndarray, t: int, name: str, n_objects: int) -> dict[str, Any]:
+    """The RLE JSON record of one frame (see module doc)."""
+    objects = []
+    for k in range(1, n_objects + 1):
+        m = mask == k
+        seg = rle.encode(m)
+        objects.append({"object_id": k, "segmentation": seg, "area": int(m.sum()),
+                        "bbox": rle.bbox(m)})  # fmt: skip
+    h, w = mask.shape
+    return {"frame": t, "file_name": name, "height": h, "width": w, "objects": objects}
+
+
+def export_masks(
+    out: str | os.PathLike[str],
+    masks: Iterable[np.ndarray],
+    frames: Iterable[np.ndarray],
+    frame_names: list[str],
+    n_objects: int,
+    fps: float,
+    *,
+    overlay: bool = True,
+    rle_json: bool = True,
+    info: dict[str, Any] | None = None,
+    quiet: bool = True,
+) -> Path:
+    """Write every frame's mask (``(H, W)`` uint8 ids) as palette PNG, RLE JSON and overlay
+    video frame into ``out`` atomically (``out`` is replaced only on success).
+    ``frames``: the original RGB frames in order (for the overlay; may be empty when
+    ``overlay`` is False). Returns ``out``."""
+    from gnnannot.progress import track
+
+    out = Path(out)
+    n = len(frame_names)
+    with atomic_dir(out) as tmp:
+        (tmp / "masks").mkdir()
+        if rle_json:
+            (tmp / "rle").mkdir()
+        writer: OverlayWriter | None = None
+        frame_iter = iter(frames) if overlay else None
+        count = 0
+        try:
+            for t, mask in track(enumerate(masks), "export", total=n, quiet=quiet):
+                if t >= n:
+                    raise DataError(f"export: more masks than the {n} frame names")
+                mask = np.asarray(mask, dtype=np.uint8)
+                name = frame_names[t]
+                write_palette_png(tmp / "masks" / f"{name}.png", mask)
+                if rle_json:
+                    rec = rle_record(mask, t, name, n_objects)
+                    (tmp / "rle" / f"{name}.json").write_text(json.dumps(rec))
+                if frame_iter is not None:
+                    frame = next(frame_iter, None)
+                    if frame is None:
+                        raise DataError(f"export: the video has fewer frames than masks ({t})")
+                    if frame.shape[:2] != mask.shape:
+                        raise DataError(
+                            f"export: frame {t} has size {frame.shape[:2]}, mask {mask.shape}"
+                        )
+                    if writer is None:
+                        writer = OverlayWriter(tmp / "overlay.mp4", fps, mask.shape)
+                    writer.write(overlay_frame(frame, mask))
+                count += 1
+        finally:
+            if writer is not None:
+                writer.close()
+        if count != n:
+            raise DataError(f"export: {count} masks for {n} frames")
+        summary = {**(info or {}), "n_frames": n, "n_objects": n_objects,
+                   "outputs": {"masks": "masks/", "rle": "rle/" if rle_json else None,
+                               "overlay": "overlay.mp4" if overlay else None}}  # fmt: skip
+        (tmp / "segment.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return out

@@ -1,0 +1,86 @@
+"""``gnnannot segment``: segment your own video from scribbles, export masks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Segment your own video from scribbles.")
+
+
+@app.command("segment")
+def segment(
+    video: Path = typer.Argument(..., help="Video file (OpenCV) or folder of frame images."),
+    scribbles: list[Path] = typer.Option(
+        ..., "--scribbles", "-s",
+        help="Scribble file: DAVIS scribble .json or scribble PNG (palette/greyscale: "
+        "object ids, 255 = background stroke, 0 = nothing). Repeat for successive "
+        "interactions, in order.",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (replaced on success)."),
+    frame: list[int] = typer.Option(
+        [], "--frame", "-f",
+        help="0-based frame index of each scribble PNG, in the order the PNGs are given "
+        "(default: from the PNG's name: a frame file's name or a number like 00012.png).",
+    ),
+    method: str = typer.Option(
+        "auto", "--method", "-m",
+        help="gnn, random_walker, nearest_seed, or auto (gnn if the checkpoint exists, "
+        "else random_walker).",
+    ),
+    checkpoint: Path = typer.Option(Path("models/model.pt"), help="GNN checkpoint."),
+    work_height: int = typer.Option(
+        480, help="Process at most this many rows (masks are returned at the original "
+        "size); 0 = original size."),
+    cache_dir: Path | None = typer.Option(
+        None, envvar="GNNANNOT_CACHE",
+        help="Preprocessing cache root [default: ~/.cache/gnnannot].",
+    ),
+    fps: float | None = typer.Option(
+        None, help="Overlay frame rate [default: the video's, 24 for frame folders]."),
+    overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
+    rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
+    device: str = typer.Option("cpu", help="torch device for the GNN (cpu, cuda)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Segment VIDEO from one or more scribble files and write DAVIS palette PNG masks,
+    COCO RLE JSON and an overlay video into --out (nothing is written there on error)."""
+    from gnnannot.annotate.annotator import Annotator
+    from gnnannot.annotate.cache import PrepParams
+    from gnnannot.annotate.scribble_input import SCRIBBLE_IMAGE_EXTENSIONS, check_object_ids
+    from gnnannot.errors import ConfigError
+    from gnnannot.progress import log
+
+    n_png = sum(p.suffix.lower() in SCRIBBLE_IMAGE_EXTENSIONS for p in scribbles)
+    if frame and len(frame) != n_png:
+        raise ConfigError(
+            f"--frame given {len(frame)} times but there are {n_png} scribble images"
+        )
+    ann = Annotator(video, method=method, checkpoint=checkpoint, cache_dir=cache_dir,
+                    params=PrepParams(work_height=work_height or None), fps=fps,
+                    device=device, quiet=quiet)  # fmt: skip
+    # validate every scribble before any work
+    frames_iter = iter(frame)
+    plan: list[tuple[Path, int | None]] = []
+    named = []
+    for p in scribbles:
+        f = next(frames_iter) if frame and p.suffix.lower() in SCRIBBLE_IMAGE_EXTENSIONS else None
+        plan.append((p, f))
+        scr, name = ann.load_scribble(p, f)
+        named.append((name, scr))
+    ann.n_objects = check_object_ids(named)
+    del named
+    log(f"method: {ann.method_name}; {ann.n_objects} object(s); {ann.n_frames} frames "
+        f"{ann.frame_size[1]}x{ann.frame_size[0]}, processed at "
+        f"{ann.work_size[1]}x{ann.work_size[0]}", quiet)  # fmt: skip
+    ann.prepare()
+    masks = None
+    for i, (p, f) in enumerate(plan, start=1):
+        masks = ann.interact(p, f)
+        log(f"interaction {i} ({p}): {ann.timings[-1]:.2f} s", quiet)
+    assert masks is not None
+    t0 = time.perf_counter()
+    ann.export(out, overlay=overlay, rle_json=rle_json)
+    log(f"wrote {out} ({time.perf_counter() - t0:.1f} s)", quiet)

@@ -1,0 +1,142 @@
+"""The GNN method: GatedGCN over the superpixel graph, fed with constant node/edge
+features from the cache and dynamic features rebuilt at every interaction.
+
+Dynamic features per object (``DYN_FEATURE_NAMES``): the nine of
+:mod:`gnnannot.model.dynamic_features` (annotated-frame flags, scribble hits, seeds
+propagated along flow, the per-session logistic-regression probability, the previous
+prediction) plus ``rw_prob``: the object's random-walker probability on the
+colour-weighted graph (:func:`gnnannot.methods.baselines.random_walker_probs`, warm
+started across interactions). The network thus starts from the best baseline's answer and
+learns where to trust it.
+
+:class:`GraphInputs` holds a video's tensors, :class:`InteractionState` one session's
+dynamic state; training (:mod:`gnnannot.train`) and inference (:class:`GNNMethod`) share
+both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gnnannot.errors import DataError
+from gnnannot.graph import VideoGraph
+from gnnannot.methods.baselines import colour_laplacian, random_walker_probs
+from gnnannot.methods.graph_method import GraphLoader, GraphMethod
+from gnnannot.methods.seeds import SeedState
+from gnnannot.model.checkpoint import load_checkpoint
+from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatureBuilder
+from gnnannot.model.net import GNNAnnot, combine_objects
+
+DYN_FEATURE_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob")
+
+
+class GraphInputs:
+    """One video's model inputs: constant node features ``x_const (N, F) float32``,
+    ``edge_index (2, E) int64``, ``edge_attr (E, Fe) float32`` (torch, on ``device``),
+    the dynamic-feature builder and the random-walker Laplacian."""
+
+    def __init__(
+        self,
+        graph: VideoGraph,
+        device: str | torch.device = "cpu",
+        rw_beta: float = 4.0,
+        decay: float = 0.9,
+    ) -> None:
+        self.graph = graph
+        self.device = torch.device(device)
+        self.x_const = torch.from_numpy(np.ascontiguousarray(graph.node_features, np.float32))
+        self.edge_index = torch.from_numpy(np.ascontiguousarray(graph.edge_index, np.int64))
+        self.edge_attr = torch.from_numpy(np.ascontiguousarray(graph.edge_features, np.float32))
+        self.x_const = self.x_const.to(self.device)
+        self.edge_index = self.edge_index.to(self.device)
+        self.edge_attr = self.edge_attr.to(self.device)
+        self.builder = DynamicFeatureBuilder(
+            graph.node_frame, graph.edge_index, graph.edge_type, graph.flow_edge_weight,
+            graph.descriptors.astype(np.float32), decay=decay,
+        )
+        self.laplacian = colour_laplacian(graph, rw_beta)
+
+
+class InteractionState:
+    """One session's dynamic state on a video: scribble seeds, the previous prediction and
+    the random-walker solution."""
+
+    def __init__(
+        self, inputs: GraphInputs, n_objects: int, seeds: SeedState | None = None
+    ) -> None:
+        self.inputs = inputs
+        self.n_objects = n_objects
+        self.seeds = seeds if seeds is not None else SeedState(inputs.graph, n_objects)
+        self.prev_probs: np.ndarray | None = None
+        self._rw: np.ndarray | None = None
+
+    def add(self, scribble: dict[str, Any]) -> torch.Tensor:
+        """Add a scribble to the seeds; return :meth:`features`."""
+        self.seeds.add(scribble)
+        return self.features()
+
+    def features(self) -> torch.Tensor:
+        """The dynamic features ``(K, N, len(DYN_FEATURE_NAMES))`` of the current seeds,
+        on the inputs' device."""
+        s = self.seeds
+        x = self.inputs.builder(s.hits.T, s.annotated, s.new_frames, self.prev_probs)
+        self._rw = random_walker_probs(
+            self.inputs.laplacian, s.seed, self.n_objects + 1, x0=self._rw
+        )
+        rw = torch.from_numpy(self._rw[:, 1:].T.astype(np.float32))[..., None]
+        return torch.cat([x, rw], dim=2).to(self.inputs.device)
+
+
+def node_labels(probs: np.ndarray) -> np.ndarray:
+    """``(N,) int64`` multi-object labels from ``(K, N)`` probabilities."""
+    return np.asarray(combine_objects(probs), dtype=np.int64)
+
+
+class GNNMethod(GraphMethod):
+    """The trained GNN as an interactive session method."""
+
+    name = "gnn"
+
+    def __init__(
+        self, graph_loader: GraphLoader, checkpoint: str | Path, device: str = "cpu"
+    ) -> None:
+        super().__init__(graph_loader)
+        self.device = torch.device(device)
+        self.model, self.meta = load_checkpoint(checkpoint, map_location=self.device)
+        self.model.eval()
+        extra = self.meta.get("extra", {})
+        self.rw_beta = float(extra.get("rw_beta", 4.0))
+        self.decay = float(extra.get("decay", 0.9))
+        dyn = list(self.model.params.get("dyn_features") or [])
+        if dyn and dyn != list(DYN_FEATURE_NAMES):
+            raise DataError(
+                f"checkpoint {checkpoint}: dynamic features {dyn}, this version builds "
+                f"{list(DYN_FEATURE_NAMES)}; retrain the model"
+            )
+        self._checkpoint = Path(checkpoint)
+
+    def on_start(self, video: Any) -> None:
+        g = self.graph
+        want = list(self.model.params.get("const_features") or [])
+        if want and want != list(g.node_feature_names):
+            raise DataError(
+                f"{video.sequence}: graph cache has node features {list(g.node_feature_names)}"
+                f", checkpoint {self._checkpoint} expects {want}"
+            )
+        self.inputs = GraphInputs(g, self.device, self.rw_beta, self.decay)
+        self.state = InteractionState(self.inputs, self.n_objects, self.seeds)
+
+    def predict_nodes(self) -> np.ndarray:
+        probs = predict_probs(self.model, self.inputs, self.state.features())
+        self.state.prev_probs = probs
+        return node_labels(probs)
+
+
+def predict_probs(model: GNNAnnot, inputs: GraphInputs, x_dyn: torch.Tensor) -> np.ndarray:
+    """``(K, N) float32`` object probabilities of ``model`` in eval mode."""
+    probs = model.predict_proba(inputs.x_const, x_dyn, inputs.edge_index, inputs.edge_attr)
+    return probs.float().cpu().numpy()

@@ -1,0 +1,61 @@
+"""DVC stage ``train``: train the GNN on simulated interactive sessions over the training
+split's cached graphs; writes ``models/model.pt`` (best validation epoch, with the params
+it was trained with), ``metrics/train.json`` and the dvclive log ``dvclive/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gnnannot.atomic import write_json
+from gnnannot.data import davis
+from gnnannot.errors import ConfigError
+from gnnannot.io.graph_store import open_graph
+from gnnannot.train import TrainConfig, train_model
+from stages.common import param, stage_main
+
+GRAPH_STORE = "data/graphs.zarr"
+CHECKPOINT = "models/model.pt"
+
+
+def run(params: dict[str, Any], quiet: bool) -> None:
+    root = param(params, "data.root", str)
+    section = dict(param(params, "train", dict))
+    device = str(section.pop("device", "cpu"))
+    n_val = int(section.pop("val_videos", 2))
+    try:
+        cfg = TrainConfig(**section)
+    except TypeError as exc:
+        raise ConfigError(f"params.yaml: bad key in section 'train' ({exc})") from exc
+    seqs = davis.read_split(root, "train")
+    if not 0 <= n_val < len(seqs):
+        raise ConfigError(
+            f"params.yaml: train.val_videos must be in 0..{len(seqs) - 1} "
+            f"(the train split has {len(seqs)} videos), found {n_val}"
+        )
+    train_seqs = seqs[: len(seqs) - n_val]
+    val_seqs = seqs[len(seqs) - n_val :]
+    train_graphs = [open_graph(GRAPH_STORE, s) for s in train_seqs]
+    val_graphs = [open_graph(GRAPH_STORE, s) for s in val_seqs]
+
+    from dvclive import Live
+
+    with Live("dvclive", report=None, save_dvc_exp=False) as live:
+        def logger(row: dict[str, float]) -> None:
+            for key, value in row.items():
+                if key != "epoch":
+                    live.log_metric(key, value)
+            live.next_step()
+
+        result = train_model(train_graphs, val_graphs, root, cfg, CHECKPOINT,
+                             device=device, logger=logger, quiet=quiet)
+    last = result["history"][-1]
+    write_json("metrics/train.json", {
+        "best_epoch": result["best_epoch"],
+        "best_val_J": result["best_val_J"],
+        "final_train_loss": last["train_loss"],
+        "epochs": len(result["history"]),
+    })
+
+
+if __name__ == "__main__":
+    stage_main(__doc__ or "", run)

@@ -1,0 +1,145 @@
+"""``gnnannot segment`` command: outputs, successive interactions, and bad input (a clear
+error, nothing written to --out)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gnnannot.annotate import rle
+from gnnannot.cli.segment import app
+from gnnannot.data.synthetic import make_video
+from gnnannot.errors import DataError
+from gnnannot.io.palette import read_palette_png
+
+T, H, W = 6, 120, 214
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return make_video(4, "cli", n_frames=T, height=H, width=W, max_objects=2, with_flow=False)
+
+
+@pytest.fixture(scope="module")
+def files(synth, tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    frames = d / "frames"
+    frames.mkdir()
+    for t, f in enumerate(synth.frames):
+        cv2.imwrite(str(frames / f"img{t:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    s1 = d / "s1.json"
+    s1.write_text(json.dumps(synth.scribble))
+    return {"dir": d, "frames": frames, "s1": s1, "cache": d / "cache"}
+
+
+def run(args: list[str], files: dict[str, Path]):
+    return CliRunner().invoke(app, [*map(str, args), "--cache-dir", str(files["cache"]), "-q"])
+
+
+def scribble_png(values: np.ndarray, path: Path) -> Path:
+    cv2.imwrite(str(path), values.astype(np.uint8))
+    return path
+
+
+def test_segment_outputs(synth, files):
+    d = files["dir"]
+    # a correction as a scribble PNG named after a frame file: background on object 1
+    second = np.zeros((H, W), np.uint8)
+    ys, xs = np.nonzero(synth.masks[T - 1] == 0)
+    second[ys[:200], xs[:200]] = 255
+    png = scribble_png(second, d / f"img{T - 1:03d}.png")
+    out = d / "out"
+    res = run([files["frames"], "-s", files["s1"], "-s", png, "--out", out,
+               "--method", "nearest_seed"], files)  # fmt: skip
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    names = [f"img{t:03d}" for t in range(T)]
+    assert sorted(p.stem for p in (out / "masks").glob("*.png")) == names
+    summary = json.loads((out / "segment.json").read_text())
+    assert summary["method"] == "nearest_seed" and summary["n_objects"] == synth.n_objects
+    assert len(summary["interactions"]) == 2
+    for name in names:
+        mask = read_palette_png(out / "masks" / f"{name}.png")
+        assert mask.shape == (H, W) and mask.max() <= synth.n_objects
+        rec = json.loads((out / "rle" / f"{name}.json").read_text())
+        for o in rec["objects"]:
+            assert np.array_equal(rle.decode(o["segmentation"]), mask == o["object_id"])
+    assert (out / "overlay.mp4").stat().st_size > 0
+
+
+def test_auto_method_without_checkpoint(files, tmp_path):
+    out = tmp_path / "o"
+    res = run([files["frames"], "-s", files["s1"], "--out", out, "--no-overlay", "--no-rle",
+               "--checkpoint", tmp_path / "missing.pt"], files)  # fmt: skip
+    assert res.exit_code == 0, repr(res.exception)
+    assert json.loads((out / "segment.json").read_text())["method"] == "random_walker"
+    assert not (out / "overlay.mp4").exists() and not (out / "rle").exists()
+
+
+def expect_error(files, args: list, match: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = run([*args, "--out", out], files)
+    assert isinstance(res.exception, DataError), res.output + repr(res.exception)
+    assert match in str(res.exception)
+    assert not out.exists()
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_unreadable_video(files, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    expect_error(files, [bad, "-s", files["s1"]], "cannot", tmp_path)
+    expect_error(files, [tmp_path / "missing.mp4", "-s", files["s1"]], "not found", tmp_path)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "00000.png").write_bytes(b"garbage")
+    expect_error(files, [folder, "-s", files["s1"]], "cannot read image", tmp_path)
+
+
+def test_scribble_size_mismatch(synth, files, tmp_path):
+    png = scribble_png(np.ones((H // 2, W), np.uint8), tmp_path / "00001.png")
+    expect_error(files, [files["frames"], "-s", png], f"expected the frames' size {W}x{H}",
+                 tmp_path)  # fmt: skip
+    short = dict(synth.scribble, scribbles=synth.scribble["scribbles"][:-1])
+    p = tmp_path / "short.json"
+    p.write_text(json.dumps(short))
+    expect_error(files, [files["frames"], "-s", p], f"expected {T}", tmp_path)
+
+
+def test_object_ids_skip(files, tmp_path):
+    v = np.zeros((H, W), np.uint8)
+    v[10, 10:50] = 1
+    v[50, 10:50] = 3
+    png = scribble_png(v, tmp_path / "00000.png")
+    expect_error(files, [files["frames"], "-s", png], "missing [2]", tmp_path)
+    # across several files too: 1 in the first, 3 in the second
+    v1 = np.where(v == 3, 0, v)
+    p1 = scribble_png(v1, tmp_path / "00002.png")
+    expect_error(files, [files["frames"], "-s", p1, "-s", png], "missing [2]", tmp_path)
+
+
+def test_empty_scribble(files, tmp_path):
+    png = scribble_png(np.zeros((H, W), np.uint8), tmp_path / "00000.png")
+    expect_error(files, [files["frames"], "-s", png], "empty", tmp_path)
+    p = tmp_path / "empty.json"
+    p.write_text(json.dumps({"scribbles": [[] for _ in range(T)], "sequence": "x"}))
+    expect_error(files, [files["frames"], "-s", p], "empty", tmp_path)
+    bg = np.zeros((H, W), np.uint8)
+    bg[5, 5:40] = 255  # background only: no object to segment
+    expect_error(files, [files["frames"], "-s", scribble_png(bg, tmp_path / "00001.png")],
+                 "no object", tmp_path)  # fmt: skip
+
+
+def test_png_frame_resolution(files, tmp_path):
+    v = np.zeros((H, W), np.uint8)
+    v[10, 10:50] = 1
+    png = scribble_png(v, tmp_path / "mystery.png")
+    expect_error(files, [files["frames"], "-s", png], "which frame", tmp_path)
+    expect_error(files, [files["frames"], "-s", png, "--frame", T], "outside", tmp_path)
+    out = tmp_path / "ok"
+    res = run([files["frames"], "-s", png, "--frame", 2, "--out", out, "--no-overlay"], files)
+    assert res.exit_code == 0, repr(res.exception)
