@@ -4,7 +4,9 @@ Builds a temporary DAVIS-layout dataset of synthetic val videos (gnnannot.data.s
 their DIS flow store (not timed: that is the flow stage), then runs the three stage
 drivers as the pipeline does (``workers`` processes, I/O included) and reports:
 
-* frames/s of superpixels, features, graphs and all three together;
+* frames/s of superpixels, features, graphs and all three together, and the CPU time per
+  frame (this process and its worker processes: less sensitive to other load on a shared
+  machine than the wall time);
 * bytes on disk per frame of each store (flow, superpixels, features, graphs) and the
   number of files;
 * the superpixel oracle J (every superpixel labelled with its majority ground-truth
@@ -24,6 +26,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished child processes (user + system)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _du(path: Path) -> tuple[int, int]:
@@ -76,17 +87,22 @@ def main() -> None:
         n_frames = args.videos * args.frames
         sp, ft, gr, fl = (str(d / f"{k}.zarr") for k in ("superpixels", "features", "graphs",
                                                           "flow"))  # fmt: skip
-        times = {}
-        t0 = time.perf_counter()
-        build_superpixel_store(str(root), sp, fl, params, names, args.workers, args.quiet)
-        times["superpixels"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        build_feature_store(str(root), ft, sp, fl, sequences=names, workers=args.workers,
-                            quiet=args.quiet)  # fmt: skip
-        times["features"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        build_graph_store(gr, sp, ft, fl, names, workers=args.workers, quiet=args.quiet)
-        times["graphs"] = time.perf_counter() - t0
+        times: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        stages = {
+            "superpixels": lambda: build_superpixel_store(
+                str(root), sp, fl, params, names, args.workers, args.quiet),
+            "features": lambda: build_feature_store(
+                str(root), ft, sp, fl, sequences=names, workers=args.workers, quiet=args.quiet),
+            "graphs": lambda: build_graph_store(
+                gr, sp, ft, fl, names, workers=args.workers, quiet=args.quiet),
+        }  # fmt: skip
+        for key, run in stages.items():
+            c0, t0 = _cpu_s(), time.perf_counter()
+            run()
+            times[key] = time.perf_counter() - t0
+            cpu[key] = _cpu_s() - c0
+        cpu["total"] = sum(cpu.values())
         times["total"] = sum(times.values())
 
         sizes = {}
@@ -123,6 +139,7 @@ def main() -> None:
         "edges_per_frame": float(np.mean(edges)),
         "seconds": times,
         "frames_per_s": {k: n_frames / v for k, v in times.items()},
+        "cpu_ms_per_frame": {k: 1000 * v / n_frames for k, v in cpu.items()},
         "disk": sizes,
         "oracle_j": {"dis_flow": float(np.mean(j_dis)), "exact_flow": float(np.mean(j_exact)),
                      "per_video_dis": dict(zip(names, map(float, j_dis), strict=True)),
@@ -134,11 +151,12 @@ def main() -> None:
     print(f"\n{n_frames} frames {args.height}x{args.width}, {args.workers} workers, "
           f"{result['superpixels_per_frame']:.0f} superpixels/frame, "
           f"{result['edges_per_frame']:.0f} edges/frame ({result['slic_backend']})")  # fmt: skip
-    print(f"{'stage':<12} {'frames/s':>9} {'KB/frame':>9} {'files':>6}")
+    print(f"{'stage':<12} {'frames/s':>9} {'CPU ms/f':>9} {'KB/frame':>9} {'files':>6}")
     for key in ("superpixels", "features", "graphs", "total"):
         print(f"{key:<12} {result['frames_per_s'][key]:>9.1f} "
+              f"{result['cpu_ms_per_frame'][key]:>9.1f} "
               f"{sizes[key]['bytes_per_frame'] / 1024:>9.1f} {sizes[key]['files']:>6}")  # fmt: skip
-    print(f"{'flow':<12} {'-':>9} {sizes['flow']['bytes_per_frame'] / 1024:>9.1f} "
+    print(f"{'flow':<12} {'-':>9} {'-':>9} {sizes['flow']['bytes_per_frame'] / 1024:>9.1f} "
           f"{sizes['flow']['files']:>6}")  # fmt: skip
     print(f"oracle J: {result['oracle_j']['dis_flow']:.4f} (DIS flow), "
           f"{result['oracle_j']['exact_flow']:.4f} (exact flow)")
