@@ -7,6 +7,7 @@ import sys
 import typer
 
 from gnnannot import __version__
+from gnnannot.cli import annotate as annotate_cli
 from gnnannot.cli import benchmark as benchmark_cli
 from gnnannot.cli import data as data_cli
 from gnnannot.cli import flow as flow_cli
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.add_typer(flow_cli.app, name="flow")
 app.registered_commands += benchmark_cli.app.registered_commands
+app.registered_commands += annotate_cli.app.registered_commands
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,208 @@
+"""The ASGI app (Starlette) of ``gnnannot annotate``: one static page and a small JSON API
+over a :class:`gnnannot.web.session.WebSession`.
+
+API (all JSON unless noted; errors are ``{"error": message, "field": name}`` with a 4xx
+status: 400 malformed body, 404 unknown frame/object/download, 409 not possible now
+(nothing to undo/export), 413 body too large, 415 not JSON, 422 invalid strokes)::
+
+    GET    /api/session                    session description (objects, interactions, ...)
+    GET    /api/frames/{t}?overlay=1&height=H   frame t as JPEG (masks blended in)
+    GET    /api/frames/{t}/strokes         submitted strokes on frame t
+    POST   /api/interactions               {"strokes": [{"frame", "object_id", "path"}]}
+    POST   /api/undo | /api/reset          drop the last / every interaction
+    POST   /api/objects                    add an object
+    DELETE /api/objects/{k}                remove object k and its strokes
+    POST   /api/export                     {"overlay": bool, "rle": bool} -> writes --out
+    GET    /api/download/{name}            masks.zip | rle.zip | overlay.mp4 of the export
+
+Changing requests return ``{"session": ..., "seconds": s}``. Only requests addressed to the
+local host are served (DNS-rebinding guard) and POST bodies must be ``application/json``
+(a cross-site form cannot send that without a CORS preflight, which this app refuses).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gnnannot.errors import GnnAnnotError
+from gnnannot.web.session import WebSession
+from gnnannot.web.session_store import RequestError
+
+__all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "STATIC_DIR", "create_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+MAX_BODY_BYTES = 16 * 1024 * 1024
+THUMB_MAX_HEIGHT = 480
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object; RequestError (400/413/415) otherwise."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise RequestError(f"expected application/json, found {ctype or 'none'!r}",
+                           "Content-Type", 415)  # fmt: skip
+    size = request.headers.get("content-length")
+    if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
+        raise RequestError(f"body of {size} bytes, at most {MAX_BODY_BYTES}", "body", 413)
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestError(f"body of {len(raw)} bytes, at most {MAX_BODY_BYTES}", "body", 413)
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(f"not valid JSON ({exc})", "body", 400) from exc
+    if not isinstance(body, dict):
+        raise RequestError(f"expected a JSON object, found {type(body).__name__}", "body", 400)
+    return body
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    v = request.query_params.get(name)
+    if v is None:
+        return default
+    if v.lower() in ("1", "true", "yes", "on"):
+        return True
+    if v.lower() in ("0", "false", "no", "off"):
+        return False
+    raise RequestError(f"expected 0 or 1, found {v!r}", name, 400)
+
+
+def _bool_field(body: dict[str, Any], name: str, default: bool) -> bool:
+    v = body.get(name, default)
+    if not isinstance(v, bool):
+        raise RequestError(f"expected true or false, found {v!r}", name, 422)
+    return v
+
+
+def create_app(session: WebSession, allowed_hosts: Sequence[str] = LOCAL_HOSTS) -> Starlette:
+    """The Starlette app serving ``session`` (``allowed_hosts``: Host header names
+    accepted, e.g. add ``"testserver"`` for Starlette's TestClient)."""
+
+    def changed(seconds: float | None) -> JSONResponse:
+        return JSONResponse({"session": session.info(seconds), "seconds": seconds})
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def get_session(request: Request) -> Response:
+        return JSONResponse(session.info())
+
+    async def get_frame(request: Request) -> Response:
+        overlay = _flag(request, "overlay", True)
+        h = request.query_params.get("height")
+        height = None
+        if h is not None:
+            if not h.isdigit() or not 8 <= int(h) <= THUMB_MAX_HEIGHT:
+                raise RequestError(f"expected an integer in 8..{THUMB_MAX_HEIGHT}, found {h!r}",
+                                   "height", 400)  # fmt: skip
+            height = int(h)
+        data = await run_in_threadpool(session.frame_jpeg, request.path_params["t"], overlay,
+                                       height)  # fmt: skip
+        cache = "no-store" if overlay else "private, max-age=3600"
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": cache})
+
+    async def get_strokes(request: Request) -> Response:
+        return JSONResponse({"strokes": session.strokes_on(request.path_params["t"])})
+
+    async def post_interaction(request: Request) -> Response:
+        body = await _json_body(request)
+        if "strokes" not in body:
+            raise RequestError("missing key 'strokes' (a list of strokes)", "strokes", 422)
+        seconds = await run_in_threadpool(session.interact, body["strokes"])
+        return changed(seconds)
+
+    async def post_undo(request: Request) -> Response:
+        await _json_body(request)
+        return changed(await run_in_threadpool(session.undo))
+
+    async def post_reset(request: Request) -> Response:
+        await _json_body(request)
+        return changed(await run_in_threadpool(session.reset))
+
+    async def post_object(request: Request) -> Response:
+        await _json_body(request)
+        new = await run_in_threadpool(session.add_object)
+        return JSONResponse({"session": session.info(), "object_id": new})
+
+    async def delete_object(request: Request) -> Response:
+        seconds = await run_in_threadpool(session.remove_object, request.path_params["k"])
+        return changed(seconds)
+
+    async def post_export(request: Request) -> Response:
+        body = await _json_body(request)
+        overlay = _bool_field(body, "overlay", True)
+        rle = _bool_field(body, "rle", True)
+        res = await run_in_threadpool(session.export, overlay, rle)
+        res["downloads"] = [{"name": n, "url": f"/api/download/{n}"} for n in res["downloads"]]
+        return JSONResponse(res)
+
+    async def get_download(request: Request) -> Response:
+        name = request.path_params["name"]
+        content, media = await run_in_threadpool(session.download, name)
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(content, Path):
+            return FileResponse(content, media_type=media, filename=name, headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(content, media_type=media, headers=headers)
+
+    async def request_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestError)
+        return JSONResponse({"error": exc.detail, "field": exc.field}, status_code=exc.status)
+
+    async def user_error(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc), "field": ""}, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        msg = exc.detail
+        if exc.status_code == 404:
+            msg = f"no such page or API endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            msg = f"method {request.method} is not allowed on {request.url.path}"
+        return JSONResponse({"error": msg, "field": ""}, status_code=exc.status_code,
+                            headers=exc.headers)  # fmt: skip
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}",
+                             "field": ""}, status_code=500)  # fmt: skip
+
+    routes = [
+        Route("/", index),
+        Route("/api/session", get_session),
+        Route("/api/frames/{t}", get_frame),
+        Route("/api/frames/{t}/strokes", get_strokes),
+        Route("/api/interactions", post_interaction, methods=["POST"]),
+        Route("/api/undo", post_undo, methods=["POST"]),
+        Route("/api/reset", post_reset, methods=["POST"]),
+        Route("/api/objects", post_object, methods=["POST"]),
+        Route("/api/objects/{k}", delete_object, methods=["DELETE"]),
+        Route("/api/export", post_export, methods=["POST"]),
+        Route("/api/download/{name}", get_download),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
+        exception_handlers={
+            RequestError: request_error,
+            GnnAnnotError: user_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+    )
