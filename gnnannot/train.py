@@ -196,7 +196,9 @@ def train_model(
 ) -> dict[str, Any]:
     """Train on ``train_graphs``, select by mean J on ``val_graphs``, save the best
     checkpoint to ``out_path`` (atomically). ``logger(metrics)`` is called once per epoch.
-    Returns ``{"history": [...], "best_epoch", "best_val_J"}``."""
+    With a prior (``model.prior_features``) the untrained network is validated first and
+    kept as epoch -1 if no epoch beats it. Returns ``{"history": [...], "best_epoch",
+    "best_val_J", "initial_val_J"}`` (``initial_val_J`` is None without a prior)."""
     if not train_graphs:
         raise ConfigError("train: no training video")
     random.seed(cfg.seed)
@@ -238,8 +240,24 @@ def train_model(
     extra = {"rw_beta": cfg.rw_beta, "decay": cfg.decay, "config": asdict(cfg),
              "train_sequences": [g.seq for g in train_graphs],
              "val_sequences": [g.seq for g in val_graphs]}
+    def validate() -> np.ndarray:
+        val_js = []
+        with torch.no_grad():
+            for item in val_items:
+                sc = davis.read_scribble(item.scribbles[0], item.gt.shape[0], item.n_objects)
+                val_js.append(run_session(model, item, sc, cfg.val_interactions, robot)[1])
+        return np.mean(val_js, axis=0)
+
     with make_progress(quiet) as progress:
         task = progress.add_task("train", total=cfg.epochs)
+        initial_j: float | None = None
+        if model.params.get("prior_features"):
+            # the untrained network reproduces its prior (the random walker): a candidate
+            # too, so the kept checkpoint is never worse than the prior on validation
+            j0 = float(validate().mean())
+            initial_j, best = j0, (j0, -1)
+            save_checkpoint(out_path, model, extra={**extra, "epoch": -1, "val_J": j0})
+            log(f"train: untrained (prior only) val J {j0:.4f}", quiet)
         for epoch in range(cfg.epochs):
             losses: list[float] = []
             train_js: list[float] = []
@@ -253,13 +271,7 @@ def train_model(
                 ls, js = run_session(model, clip, sc, cfg.interactions, robot, step)
                 losses += ls
                 train_js.append(js[-1])
-            val_js = []
-            with torch.no_grad():
-                for item in val_items:
-                    sc = davis.read_scribble(item.scribbles[0], item.gt.shape[0],
-                                             item.n_objects)
-                    val_js.append(run_session(model, item, sc, cfg.val_interactions, robot)[1])
-            val_curve = np.mean(val_js, axis=0)
+            val_curve = validate()
             val_j = float(val_curve.mean())
             sched.step(val_j)
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
@@ -276,4 +288,5 @@ def train_model(
             progress.update(task, advance=1, description=(
                 f"train loss {row['train_loss']:.4f} val J {val_j:.3f}"))
     log(f"[green]train:[/] best val J {best[0]:.4f} at epoch {best[1]}", quiet)
-    return {"history": history, "best_epoch": best[1], "best_val_J": best[0]}
+    return {"history": history, "best_epoch": best[1], "best_val_J": best[0],
+            "initial_val_J": initial_j}

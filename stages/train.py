@@ -52,6 +52,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
     write_json("metrics/train.json", {
         "best_epoch": result["best_epoch"],
         "best_val_J": result["best_val_J"],
+        "initial_val_J": result["initial_val_J"],
         "final_train_loss": last["train_loss"],
         "epochs": len(result["history"]),
     })

@@ -38,7 +38,11 @@ def files(synth, tmp_path_factory) -> dict[str, Path]:
 
 
 def run(args: list[str], files: dict[str, Path]):
-    return CliRunner().invoke(app, [*map(str, args), "--cache-dir", str(files["cache"]), "-q"])
+    """Invoke the command; "auto" never picks up the repository's models/model.pt."""
+    extra = [] if "--checkpoint" in args else ["--checkpoint", str(files["dir"] / "none.pt")]
+    return CliRunner().invoke(
+        app, [*map(str, args), *extra, "--cache-dir", str(files["cache"]), "-q"]
+    )
 
 
 def scribble_png(values: np.ndarray, path: Path) -> Path:
@@ -71,22 +75,40 @@ def test_segment_outputs(synth, files):
     assert (out / "overlay.mp4").stat().st_size > 0
 
 
-def test_auto_method_without_checkpoint(files, tmp_path):
-    out = tmp_path / "o"
-    res = run([files["frames"], "-s", files["s1"], "--out", out, "--no-overlay", "--no-rle",
-               "--checkpoint", tmp_path / "missing.pt"], files)  # fmt: skip
-    assert res.exit_code == 0, repr(res.exception)
-    assert json.loads((out / "segment.json").read_text())["method"] == "random_walker"
-    assert not (out / "overlay.mp4").exists() and not (out / "rle").exists()
+def test_auto_method_without_checkpoint_and_cache(files, tmp_path):
+    args = [files["frames"], "-s", files["s1"], "--no-overlay", "--no-rle",
+            "--checkpoint", tmp_path / "missing.pt"]  # fmt: skip
+    runs = []
+    for name in ("o1", "o2"):  # the second run on the same video finds the cache
+        out = tmp_path / name
+        res = run([*args, "--out", out], files)
+        assert res.exit_code == 0, repr(res.exception)
+        runs.append(json.loads((out / "segment.json").read_text()))
+        assert not (out / "overlay.mp4").exists() and not (out / "rle").exists()
+    assert [r["method"] for r in runs] == ["random_walker"] * 2
+    assert runs[1]["cached"] and runs[1]["preprocess_seconds"] == 0.0
+    assert runs[1]["cache"] == runs[0]["cache"]
+    m1, m2 = (read_palette_png(tmp_path / o / "masks" / "img000.png") for o in ("o1", "o2"))
+    assert np.array_equal(m1, m2)
 
 
 def expect_error(files, args: list, match: str, tmp_path: Path) -> None:
+    """The run fails with a DataError naming ``match``; nothing is written: neither a
+    new --out folder, nor a temporary sibling, nor anything in an existing --out."""
     out = tmp_path / "out"
     res = run([*args, "--out", out], files)
     assert isinstance(res.exception, DataError), res.output + repr(res.exception)
     assert match in str(res.exception)
     assert not out.exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    old = tmp_path / "previous"
+    old.mkdir(exist_ok=True)
+    (old / "keep.txt").write_text("earlier result")
+    res = run([*args, "--out", old], files)
+    assert isinstance(res.exception, DataError)
+    assert [p.name for p in old.iterdir()] == ["keep.txt"]
+    assert (old / "keep.txt").read_text() == "earlier result"
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".previous")] == []
 
 
 def test_unreadable_video(files, tmp_path):

@@ -4,7 +4,8 @@ later interaction or run on the same video.
 
 Location: ``$GNNANNOT_CACHE`` or ``~/.cache/gnnannot`` (or an explicit ``cache_root``),
 one folder per key, the SHA-256 of the video's content hash (file bytes, or the frame
-files' names and bytes) and the preprocessing parameters. Inside, the project's own
+files' names and bytes), the preprocessing parameters and the versions of the stages'
+code (:func:`code_versions`). Inside, the project's own
 pipeline stages run on a one-sequence DAVIS-layout folder::
 
     <root>/<key>/davis/JPEGImages/480p/video/00000.jpg ...   frames at the working size
@@ -123,9 +124,28 @@ class PreparedVideo:
         return self.davis_root / "JPEGImages" / "480p" / SEQUENCE / f"{t:05d}.jpg"
 
 
+def code_versions() -> dict[str, Any]:
+    """Versions of the code that fills the cache (package, stage and store formats): a
+    change makes a new cache entry instead of reusing one built by other code."""
+    import importlib
+
+    from gnnannot import __version__
+
+    out: dict[str, Any] = {"gnnannot": __version__, "cache": CACHE_VERSION}
+    for mod, name in (("gnnannot.superpixels", "STAGE_VERSION"),
+                      ("gnnannot.features", "STAGE_VERSION"),
+                      ("gnnannot.graph", "STAGE_VERSION"),
+                      ("gnnannot.io.flow_store", "FORMAT_VERSION"),
+                      ("gnnannot.io.graph_store", "FORMAT_VERSION")):  # fmt: skip
+        out[mod] = getattr(importlib.import_module(mod), name, None)
+    return out
+
+
 def cache_key(video: VideoSource, params: PrepParams) -> str:
-    """Cache folder name: hash of the video content and the parameters."""
-    payload = json.dumps([CACHE_VERSION, video.content_hash(), params.to_dict()], sort_keys=True)
+    """Cache folder name: hash of the video content, the parameters and
+    :func:`code_versions`."""
+    payload = json.dumps([code_versions(), video.content_hash(), params.to_dict()],
+                         sort_keys=True)  # fmt: skip
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -231,7 +251,7 @@ def prepare(
             "version": CACHE_VERSION, "source": str(video.path), "kind": video.kind,
             "n_frames": video.n_frames, "height": video.height, "width": video.width,
             "work_height": wh, "work_width": ww, "fps": video.fps,
-            "frame_names": video.frame_names(), "params": p.to_dict(),
+            "frame_names": video.frame_names(), "params": p.to_dict(), "code": code_versions(),
             "preprocess_seconds": seconds,
         }  # fmt: skip
         write_json(folder / "meta.json", meta)

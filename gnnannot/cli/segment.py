@@ -45,8 +45,14 @@ def segment(
     device: str = typer.Option("cpu", help="torch device for the GNN (cpu, cuda)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
-    """Segment VIDEO from one or more scribble files and write DAVIS palette PNG masks,
-    COCO RLE JSON and an overlay video into --out (nothing is written there on error)."""
+    """Segment your own video from scribbles; write masks, COCO RLE and an overlay.
+
+    VIDEO is a video file or a folder of frames; each --scribbles file is one interaction,
+    in order. --out gets masks/<frame>.png (DAVIS palette PNG, value = object id),
+    rle/<frame>.json (COCO RLE per object), overlay.mp4 and segment.json; it is written
+    only when the whole run succeeded (an existing --out is replaced then, kept on error).
+    Preprocessing is cached per video content, so a rerun with more scribbles is fast.
+    """
     from gnnannot.annotate.annotator import Annotator
     from gnnannot.annotate.cache import PrepParams
     from gnnannot.annotate.scribble_input import SCRIBBLE_IMAGE_EXTENSIONS, check_object_ids

@@ -6,8 +6,11 @@ Dynamic features per object (``DYN_FEATURE_NAMES``): the nine of
 propagated along flow, the per-session logistic-regression probability, the previous
 prediction) plus ``rw_prob``: the object's random-walker probability on the
 colour-weighted graph (:func:`gnnannot.methods.baselines.random_walker_probs`, warm
-started across interactions). The network thus starts from the best baseline's answer and
-learns where to trust it.
+started across interactions) and ``rw_bg_prob``, the random walker's background
+probability. With ``prior_features: [rw_prob, rw_bg_prob]`` (the default training
+configuration) the network adds its output to the random walker's log-odds
+(:class:`gnnannot.model.net.GNNAnnot`): it starts from the best baseline's answer and
+learns where to correct it.
 
 :class:`GraphInputs` holds a video's tensors, :class:`InteractionState` one session's
 dynamic state; training (:mod:`gnnannot.train`) and inference (:class:`GNNMethod`) share
@@ -31,7 +34,7 @@ from gnnannot.model.checkpoint import load_checkpoint
 from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatureBuilder
 from gnnannot.model.net import GNNAnnot, combine_objects
 
-DYN_FEATURE_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob")
+DYN_FEATURE_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
 
 
 class GraphInputs:
@@ -88,7 +91,9 @@ class InteractionState:
             self.inputs.laplacian, s.seed, self.n_objects + 1, x0=self._rw
         )
         rw = torch.from_numpy(self._rw[:, 1:].T.astype(np.float32))[..., None]
-        return torch.cat([x, rw], dim=2).to(self.inputs.device)
+        rw_bg = torch.from_numpy(self._rw[:, 0].astype(np.float32))
+        rw_bg = rw_bg[None, :, None].expand(self.n_objects, -1, 1)
+        return torch.cat([x, rw, rw_bg], dim=2).to(self.inputs.device)
 
 
 def node_labels(probs: np.ndarray) -> np.ndarray:

@@ -43,6 +43,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "const_features": None,  # optional list of names (len n_const)
     "dyn_features": None,  # optional list of names (len n_dyn)
     "edge_features": None,  # optional list of names (len n_edge)
+    # optional prior: names of two dynamic features (p_k, p_bg) whose scaled difference
+    # a * (p_k - p_bg) is added to the readout (a residual on a baseline's answer)
+    "prior_features": None,
+    "prior_scale": 10.0,
 }
 
 
@@ -77,6 +81,19 @@ class GNNAnnot(nn.Module):
         gate_eps: ε of the gate normalisation.
         const_features, dyn_features, edge_features: optional feature names, stored with
             the hyper-parameters (checkpoints) and checked against the counts.
+        prior_features: optional pair ``(fg, bg)`` of names in ``dyn_features``. The
+            network then learns a residual on a prior: with ``p_k`` the ``fg`` feature of
+            object k and ``p_0`` the ``bg`` feature (e.g. the random walker's object and
+            background probabilities),
+
+                z_k = a * (p_k - p_0) + MLP(h_k)
+
+            with a learned scale ``a > 0`` and the last readout layer initialised to zero,
+            so the untrained network reproduces the prior's labels exactly
+            (``sigmoid(z_k) > 0.5`` iff ``p_k > p_0``; the object with the largest ``p_k``
+            wins, as in an argmax over background and objects) and training only has to
+            learn where to correct it.
+        prior_scale: the initial ``a`` (logit per unit of probability difference).
 
     Constant node and edge features are standardised inside the model with the
     ``node_mean``/``node_std``/``edge_mean``/``edge_std`` buffers (identity until
@@ -100,6 +117,8 @@ class GNNAnnot(nn.Module):
         const_features: Sequence[str] | None = None,
         dyn_features: Sequence[str] | None = None,
         edge_features: Sequence[str] | None = None,
+        prior_features: Sequence[str] | None = None,
+        prior_scale: float = 10.0,
     ) -> None:
         super().__init__()
         for name, val, lo in (("n_const", n_const, 0), ("n_dyn", n_dyn, 0), ("n_edge", n_edge, 0),
@@ -117,6 +136,18 @@ class GNNAnnot(nn.Module):
             if names is not None and len(names) != n:
                 raise ConfigError(
                     f"model param {name!r}: expected {n} names, found {len(names)}")
+        self.prior_index: tuple[int, int] | None = None
+        if prior_features is not None:
+            if dyn_features is None or len(prior_features) != 2 or any(
+                    f not in dyn_features for f in prior_features):
+                raise ConfigError(
+                    "model param 'prior_features': expected two names from dyn_features "
+                    f"{list(dyn_features or [])}, found {list(prior_features)!r}")
+            self.prior_index = (list(dyn_features).index(prior_features[0]),
+                                list(dyn_features).index(prior_features[1]))
+        if not prior_scale > 0.0:
+            raise ConfigError(f"model param 'prior_scale': expected > 0, found "
+                              f"{prior_scale!r}")
         self.params: dict[str, Any] = {
             "n_const": n_const, "n_dyn": n_dyn, "n_edge": n_edge, "hidden": hidden,
             "n_layers": n_layers, "dropout": float(dropout), "batch_norm": batch_norm,
@@ -125,6 +156,8 @@ class GNNAnnot(nn.Module):
             "const_features": list(const_features) if const_features is not None else None,
             "dyn_features": list(dyn_features) if dyn_features is not None else None,
             "edge_features": list(edge_features) if edge_features is not None else None,
+            "prior_features": list(prior_features) if prior_features is not None else None,
+            "prior_scale": float(prior_scale),
         }
         self.graph_norm = graph_norm
         d = hidden
@@ -150,6 +183,12 @@ class GNNAnnot(nn.Module):
             width = nxt
         mlp.append(nn.Linear(width, 1))
         self.readout = nn.Sequential(*mlp)
+        self.prior_log_scale: nn.Parameter | None = None
+        if self.prior_index is not None:
+            nn.init.zeros_(mlp[-1].weight)
+            nn.init.zeros_(mlp[-1].bias)
+            # a = exp(log_a) stays positive, so the prior's ordering is never inverted
+            self.prior_log_scale = nn.Parameter(torch.tensor(float(prior_scale)).log())
         self.register_buffer("node_mean", torch.zeros(n_const))
         self.register_buffer("node_std", torch.ones(n_const))
         self.register_buffer("edge_mean", torch.zeros(n_edge))
@@ -270,7 +309,13 @@ class GNNAnnot(nn.Module):
         for i, layer in enumerate(self.layers):
             h, e = layer(h, e, edge_index, snorm_n, snorm_e, update_edges=i < last,
                          inplace_edges=i > 0, plan=plan, workspace=ws)
-        return self.readout(h).squeeze(-1).transpose(0, 1)  # (K, N)
+        logits = self.readout(h).squeeze(-1).transpose(0, 1)  # (K, N)
+        if self.prior_index is not None and x_dyn_ is not None:
+            assert self.prior_log_scale is not None
+            fg, bg = self.prior_index
+            diff = x_dyn_[..., fg] - x_dyn_[..., bg]  # (K, N)
+            logits = logits + self.prior_log_scale.exp() * diff
+        return logits
 
     @torch.inference_mode()
     def predict_proba(
