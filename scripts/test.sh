@@ -19,5 +19,14 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
   fi
 fi
 . .venv/bin/activate
+# Conformance tests against the official davisinteractive 1.0.4 (tests/test_ivos_official.py).
+# It pins long-gone versions (scikit-learn 0.20.3), so it is installed without its
+# dependency pins, test-only; the test module shims the few NumPy/networkx aliases it uses.
+if ! python -c "import davisinteractive" 2>/dev/null; then
+  echo "test.sh: installing davisinteractive 1.0.4 (test-only, official conformance tests)"
+  python -m pip install --disable-pip-version-check -q Cython absl-py scikit-learn six
+  python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
+    davisinteractive==1.0.4
+fi
 ruff check gnnannot stages tests benchmarks
 python -m pytest -q "$@"
