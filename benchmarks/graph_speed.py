@@ -5,25 +5,52 @@ their DIS flow store (not timed: that is the flow stage), then runs the three st
 drivers as the pipeline does (``workers`` processes, I/O included) and reports:
 
 * frames/s of superpixels, features, graphs and all three together, and the CPU time per
-  frame (this process and its worker processes: less sensitive to other load on a shared
-  machine than the wall time);
+  frame;
 * bytes on disk per frame of each store (flow, superpixels, features, graphs) and the
   number of files;
 * the superpixel oracle J (every superpixel labelled with its majority ground-truth
   object; the upper bound of any superpixel method) with the pipeline's DIS flow, and in
-  memory with the generator's exact flow.
+  memory with the generator's exact flow;
+* the base SLIC time per frame of each installed backend (fast_slic, scikit-image), one
+  thread, on the first frames of the first video (the superpixel library decision).
 
-Usage: ``python benchmarks/graph_speed.py [--videos 4] [--frames 24] [--workers 2]``.
-Writes ``metrics/graph_speed.json``.
+How it measures:
+
+* Wall time: ``time.perf_counter`` around each stage driver (``build_*_store``: pool
+  start-up, fingerprints, reads, compute and writes). The modules the stages import lazily
+  (scikit-image, scipy.sparse, zarr codecs) are imported before timing: a pipeline stage
+  pays that once per run, not per frame.
+* CPU time: ``getrusage`` user + system time of this process and of its finished child
+  processes (the pool workers are joined when each stage returns), as a difference around
+  each stage; reported per frame (``cpu_ms_per_frame``). On a shared machine this is much
+  less sensitive to other load than the wall time (though cache and memory-bandwidth
+  contention still inflate it a little).
+* ``parallel_efficiency``: CPU time / (wall time x workers): 1.0 when every worker is busy
+  all the time; low values mean idle workers (load imbalance, serial parts) or CPU taken by
+  other processes.
+* ``occupancy``: every stage job (one video) is timed inside its worker:
+  ``workers_busy`` = summed job wall time / (stage wall time x workers), the share of the
+  stage during which the workers had a video to work on (the rest is pool start-up,
+  fingerprints and other serial work in the parent, and load imbalance at the end);
+  ``job_cpu_share`` = job CPU time / job wall time, below 1 when the workers wait for a
+  core (other processes) or for I/O.
+* ``load_average``: ``os.getloadavg()`` (1, 5, 15 min) before the run and after each stage;
+  compare it with ``cpus`` to judge how noisy the wall times are.
+
+Usage: ``python benchmarks/graph_speed.py [--videos 4] [--frames 24] [--workers 2]
+[--slic-backend auto|fast_slic|skimage]``. Writes ``metrics/graph_speed.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +69,58 @@ def _du(path: Path) -> tuple[int, int]:
     return sum(p.stat().st_size for p in files), len(files)
 
 
+def _timed_job(fn: Any, *args: Any) -> tuple[Any, tuple[float, float, float]]:
+    """Run one stage job; also return (start, end) wall clock and its CPU seconds."""
+    t0, c0 = time.time(), time.process_time()
+    out = fn(*args)
+    return out, (t0, time.time(), time.process_time() - c0)
+
+
+@contextlib.contextmanager
+def _job_timing(gs: Any, spans: list[tuple[float, float, float]]) -> Iterator[None]:
+    """Wrap every job the stage drivers give ``gs.map_videos`` in :func:`_timed_job` and
+    collect the spans (the drivers look ``map_videos`` up at call time)."""
+    orig = gs.map_videos
+
+    def timed(fn: Any, jobs: list[tuple[Any, ...]], *a: Any, **kw: Any) -> list[Any]:
+        res = orig(_timed_job, [(fn, *job) for job in jobs], *a, **kw)
+        spans.extend(r[1] for r in res)
+        return [r[0] for r in res]
+
+    gs.map_videos = timed
+    try:
+        yield
+    finally:
+        gs.map_videos = orig
+
+
+def _slic_timings(
+    frames: np.ndarray, params: Any, base_slic: Any, backends: list[str]
+) -> dict[str, float]:
+    """Base SLIC milliseconds per frame of each backend (CPU time of this process, one
+    OpenCV thread, best of two passes over ``frames``), at ``base_ratio * n_segments``
+    segments (about the calibrated count)."""
+    import cv2
+
+    n_base = max(2, round(params.base_ratio * params.n_segments))
+    prev = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    out = {}
+    try:
+        for backend in backends:
+            best = float("inf")
+            for _ in range(2):
+                c0 = time.process_time()
+                for image in frames:
+                    base_slic(image, n_base, params.compactness, params.slic_min_size_factor,
+                              backend=backend)  # fmt: skip
+                best = min(best, time.process_time() - c0)
+            out[backend] = 1000 * best / len(frames)
+    finally:
+        cv2.setNumThreads(prev)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--videos", type=int, default=4)
@@ -52,8 +131,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="metrics/graph_speed.json")
+    ap.add_argument("--slic-backend", default="auto", choices=("auto", "fast_slic", "skimage"),
+                    help="SLIC backend of the pipeline run (auto: fast_slic when installed)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
+    import os
+
+    load_before = os.getloadavg()
 
     from gnnannot.data import davis
     from gnnannot.data.synthetic import make_video, video_names
@@ -63,7 +147,20 @@ def main() -> None:
     from gnnannot.io import graph_store as gs
     from gnnannot.io.flow_store import FlowWriter
     from gnnannot.progress import log, track
-    from gnnannot.superpixels import SuperpixelParams, build_superpixel_store, slic_backend
+    from gnnannot.superpixels import (
+        SLIC_BACKENDS,
+        SuperpixelParams,
+        _fast_slic_class,
+        base_slic,
+        build_superpixel_store,
+        slic_backend,
+        use_slic_backend,
+    )
+
+    use_slic_backend(None if args.slic_backend == "auto" else args.slic_backend)
+    import scipy.sparse  # noqa: F401 - lazily imported by the stages: not part of the timing
+    import skimage.measure  # noqa: F401
+    import skimage.segmentation  # noqa: F401
 
     params = SuperpixelParams(n_segments=args.n_segments)
     _, names = video_names(0, args.videos)
@@ -89,6 +186,7 @@ def main() -> None:
                                                           "flow"))  # fmt: skip
         times: dict[str, float] = {}
         cpu: dict[str, float] = {}
+        loads: dict[str, list[float]] = {"before": [round(x, 2) for x in load_before]}
         stages = {
             "superpixels": lambda: build_superpixel_store(
                 str(root), sp, fl, params, names, args.workers, args.quiet),
@@ -97,13 +195,24 @@ def main() -> None:
             "graphs": lambda: build_graph_store(
                 gr, sp, ft, fl, names, workers=args.workers, quiet=args.quiet),
         }  # fmt: skip
+        occupancy: dict[str, dict[str, float]] = {}
         for key, run in stages.items():
+            spans: list[tuple[float, float, float]] = []
             c0, t0 = _cpu_s(), time.perf_counter()
-            run()
+            with _job_timing(gs, spans):
+                run()
             times[key] = time.perf_counter() - t0
             cpu[key] = _cpu_s() - c0
+            loads[f"after_{key}"] = [round(x, 2) for x in os.getloadavg()]
+            job_wall = sum(e - s for s, e, _ in spans)
+            occupancy[key] = {
+                "workers_busy": job_wall / (times[key] * min(args.workers, len(spans))),
+                "job_cpu_share": sum(c for _, _, c in spans) / job_wall,
+            }
         cpu["total"] = sum(cpu.values())
         times["total"] = sum(times.values())
+        have = [b for b in SLIC_BACKENDS if b != "fast_slic" or _fast_slic_class() is not None]
+        slic_ms = _slic_timings(davis.read_frames(root, names[0])[:4], params, base_slic, have)
 
         sizes = {}
         for key in ("flow", "superpixels", "features", "graphs"):
@@ -134,12 +243,17 @@ def main() -> None:
         "frames": n_frames,
         "workers": args.workers,
         "slic_backend": slic_backend(),
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_average": loads,
         "superpixel_params": params.to_dict(),
         "superpixels_per_frame": float(np.mean(nodes)),
         "edges_per_frame": float(np.mean(edges)),
         "seconds": times,
         "frames_per_s": {k: n_frames / v for k, v in times.items()},
         "cpu_ms_per_frame": {k: 1000 * v / n_frames for k, v in cpu.items()},
+        "parallel_efficiency": {k: cpu[k] / (times[k] * args.workers) for k in times},
+        "occupancy": occupancy,
+        "slic_ms_per_frame_1_thread": slic_ms,
         "disk": sizes,
         "oracle_j": {"dis_flow": float(np.mean(j_dis)), "exact_flow": float(np.mean(j_exact)),
                      "per_video_dis": dict(zip(names, map(float, j_dis), strict=True)),
@@ -151,13 +265,21 @@ def main() -> None:
     print(f"\n{n_frames} frames {args.height}x{args.width}, {args.workers} workers, "
           f"{result['superpixels_per_frame']:.0f} superpixels/frame, "
           f"{result['edges_per_frame']:.0f} edges/frame ({result['slic_backend']})")  # fmt: skip
-    print(f"{'stage':<12} {'frames/s':>9} {'CPU ms/f':>9} {'KB/frame':>9} {'files':>6}")
+    print(f"{'stage':<12} {'frames/s':>9} {'CPU ms/f':>9} {'par.eff':>8} {'KB/frame':>9} "
+          f"{'files':>6}")  # fmt: skip
     for key in ("superpixels", "features", "graphs", "total"):
         print(f"{key:<12} {result['frames_per_s'][key]:>9.1f} "
               f"{result['cpu_ms_per_frame'][key]:>9.1f} "
+              f"{result['parallel_efficiency'][key]:>8.2f} "
               f"{sizes[key]['bytes_per_frame'] / 1024:>9.1f} {sizes[key]['files']:>6}")  # fmt: skip
-    print(f"{'flow':<12} {'-':>9} {'-':>9} {sizes['flow']['bytes_per_frame'] / 1024:>9.1f} "
-          f"{sizes['flow']['files']:>6}")  # fmt: skip
+    fl_kb = sizes["flow"]["bytes_per_frame"] / 1024
+    print(f"{'flow':<12} {'-':>9} {'-':>9} {'-':>8} {fl_kb:>9.1f} {sizes['flow']['files']:>6}")
+    print("workers busy: " + ", ".join(f"{k} {v['workers_busy']:.2f}" for k, v in
+                                         occupancy.items()) + "; job CPU share: " +
+          ", ".join(f"{k} {v['job_cpu_share']:.2f}" for k, v in occupancy.items()))  # fmt: skip
+    print("base SLIC, 1 thread: " + ", ".join(f"{k} {v:.1f} ms/frame" for k, v in slic_ms.items()))
+    print(f"load average (1/5/15 min) before: {loads['before']}, after: "
+          f"{loads['after_graphs']} on {result['cpus']} CPUs")  # fmt: skip
     print(f"oracle J: {result['oracle_j']['dis_flow']:.4f} (DIS flow), "
           f"{result['oracle_j']['exact_flow']:.4f} (exact flow)")
     log(f"wrote {out}", args.quiet)

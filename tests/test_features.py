@@ -222,3 +222,39 @@ def test_frame_features_equals_parts() -> None:
     np.testing.assert_array_equal(count, count2)
     np.testing.assert_array_equal(d, colour_descriptor(image, labels, n))
     np.testing.assert_array_equal(d, Descriptor("colour")(image, labels, n))
+
+
+def test_histogram_bins_match_searchsorted() -> None:
+    from gnnannot.features import _AB_EDGES, _bins
+
+    rng = np.random.default_rng(4)
+    # bin edges themselves, their float32 neighbours, far out-of-range values and noise
+    edges = np.concatenate([_AB_EDGES, np.arange(0, 101, 12.5, dtype=np.float32)])
+    near = np.concatenate([np.nextafter(edges, -np.inf), edges, np.nextafter(edges, np.inf)])
+    v = np.concatenate([near, [-1e6, -200, -41.5, -0.0, 0.0, 99.99, 100, 130, 1e6],
+                        rng.uniform(-150, 150, 500)]).astype(np.float32)  # fmt: skip
+    v = v.reshape(1, -1)
+    want_l = np.searchsorted(np.arange(1, 8, dtype=np.float32), v / np.float32(12.5), "right")
+    np.testing.assert_array_equal(_bins(v, 0), want_l)
+    want_ab = np.searchsorted(_AB_EDGES, v, "right")
+    for ch in (1, 2):
+        got = _bins(v, ch)
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, want_ab)
+
+
+def test_mask_counts_and_missing_inputs() -> None:
+    from gnnannot.features import _mask_counts, frame_features
+
+    image, labels, n, fwd, bwd, occ_n, occ_p = _scene(seed=9)
+    flat = labels.ravel().astype(np.int64)
+    want = np.array([occ_n[labels == k].sum() for k in range(n)])
+    np.testing.assert_array_equal(_mask_counts(flat, occ_n, n), want)
+    np.testing.assert_array_equal(_mask_counts(flat, None, n), np.zeros(n))
+    # missing flows / occlusions give the same columns as all-zero ones, minus the flags
+    f_none, _, d_none = frame_features(image, labels, n)
+    zf, zo = np.zeros_like(fwd), np.zeros_like(occ_n)
+    f_zero, _, d_zero = frame_features(image, labels, n, zf, zf, zo, zo)
+    f_zero[:, [NODE_FEATURE_NAMES.index("has_fwd"), NODE_FEATURE_NAMES.index("has_bwd")]] = 0
+    np.testing.assert_array_equal(f_none, f_zero)
+    np.testing.assert_array_equal(d_none, d_zero)

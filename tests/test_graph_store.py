@@ -165,3 +165,72 @@ def test_worker_processes_give_same_stores(stores: Path) -> None:
         np.testing.assert_array_equal(a.descriptors, b.descriptors)
         np.testing.assert_array_equal(a.edge_index, b.edge_index)
         np.testing.assert_array_equal(a.edge_features, b.edge_features)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "tail"), [(np.float32, (2,)), (np.float16, (2,)), (np.bool_, ()), (np.uint16, ())]
+)
+def test_shard_reader_matches_zarr(tmp_path: Path, dtype: type, tail: tuple[int, ...]) -> None:
+    from zarr.codecs import BloscCodec
+
+    rng = np.random.default_rng(0)
+    shape = (7, 5, 6, *tail)  # 3 shards of 3 frames, the last one partial
+    data = (rng.random(shape) * 300).astype(dtype)
+    arr = zarr.create_array(
+        str(tmp_path / "a"), shape=shape, dtype=dtype, chunks=(1, *shape[1:]),
+        shards=(3, *shape[1:]), compressors=BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),
+        fill_value=0,
+    )  # fmt: skip
+    arr[:6] = data[:6]  # frame 6 never written: reads as the fill value
+    reader = gs.shard_reader(tmp_path / "a")
+    assert reader is not None
+    ref = np.asarray(arr[...])
+    for t in range(shape[0]):
+        got = reader._read_fast(t)
+        assert got is not None and got.dtype == ref.dtype
+        np.testing.assert_array_equal(got, ref[t])
+    np.testing.assert_array_equal(reader.read_all(), ref)
+    with pytest.raises(IndexError):
+        reader.read(7)
+    # a corrupt shard index (CRC mismatch) falls back to zarr, which reports the damage
+    shard = tmp_path / "a" / "c" / "1" / "0" / "0" / ("0" if tail else "")
+    shard = shard if shard.is_file() else shard.parent
+    raw = bytearray(shard.read_bytes())
+    raw[-5] ^= 0xFF
+    shard.write_bytes(bytes(raw))
+    assert gs.shard_reader(tmp_path / "a")._read_fast(3) is None  # type: ignore[union-attr]
+    # unsupported layouts (no sharding) get no fast reader
+    plain = zarr.create_array(str(tmp_path / "b"), shape=(4, 3), dtype=np.float32, chunks=(2, 3))
+    assert gs.ShardReader.create(plain) is None
+    assert gs.shard_reader(tmp_path / "missing") is None
+
+
+def test_frame_flows_fast_path_matches_flow_store(tmp_path: Path) -> None:
+    from gnnannot.io.flow_store import FlowWriter, open_flow
+
+    rng = np.random.default_rng(1)
+    n, h, w = 5, 12, 16
+    with FlowWriter(tmp_path / "flow.zarr", "v", n, h, w, "test", {}, shard_pairs=3,
+                    occ_shard_pairs=2) as wr:  # fmt: skip
+        for _ in range(n - 1):
+            wr.write(*(rng.normal(0, 3, (h, w, 2)).astype(np.float32) for _ in range(2)),
+                     *(rng.random((h, w)) < 0.3 for _ in range(2)))  # fmt: skip
+    fv = open_flow(tmp_path / "flow.zarr", "v")
+    ff = gs.FrameFlows(fv, n)
+    for key in ("forward", "backward", "occ_forward", "occ_backward"):
+        assert ff._reader(key) is not None
+        for t in range(n - 1):
+            got, ref = ff._get(key, t), getattr(fv, key)(t)
+            assert got is not None and got.dtype == ref.dtype
+            np.testing.assert_array_equal(got, ref)
+    assert ff.fwd(n - 1) is None and ff.bwd(0) is None
+
+
+def test_map_videos_largest_first_keeps_result_order() -> None:
+    jobs = [(i,) for i in range(5)]
+    out = gs.map_videos(_square, jobs, 2, "test", quiet=True, sizes=[1, 5, 2, 9, 3])
+    assert out == [0, 1, 4, 9, 16]
+
+
+def _square(x: int) -> int:
+    return x * x

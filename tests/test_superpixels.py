@@ -146,3 +146,75 @@ def test_fill_unlabelled_matches_reference(with_base: bool) -> None:
         got = fill_unlabelled(lab, b)
         assert got.dtype == np.int32
         np.testing.assert_array_equal(got, _fill_reference(lab, b))
+
+
+def _refine_reference(base: np.ndarray, edges: np.ndarray, min_size: int):
+    """The documented refinement step by step: components, zero the small ones, fill,
+    compact (brute-force components per base label with OpenCV)."""
+    cc = np.zeros(base.shape, np.int64)
+    nxt = 1
+    starts = []
+    for b in np.unique(base):
+        m = ((base == b) & ~edges).astype(np.uint8)
+        k, lab = cv2.connectedComponents(m, connectivity=4)
+        for c in range(1, k):
+            sel = lab == c
+            starts.append((int(np.flatnonzero(sel.ravel())[0]), nxt))
+            cc[sel] = nxt
+            nxt += 1
+    # number the pieces in raster order of their first pixel (as skimage's label does)
+    order = {old: new + 1 for new, (_, old) in enumerate(sorted(starts))}
+    cc = np.vectorize(lambda v: order.get(v, 0))(cc) if starts else cc
+    sizes = np.bincount(cc.ravel(), minlength=1)
+    small = sizes < min_size
+    small[0] = True
+    cc = np.where(small[cc], 0, cc)
+    return compact_labels(fill_unlabelled(cc, base))
+
+
+def test_refine_matches_reference() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(4, 30, 2))
+        base = cv2.resize(rng.integers(0, 6, (3, 4)).astype(np.uint8), (w, h),
+                          interpolation=cv2.INTER_NEAREST).astype(np.int32)  # fmt: skip
+        edges = rng.random((h, w)) < rng.uniform(0, 0.4)
+        min_size = int(rng.integers(0, 12))
+        got, n = refine(base, edges, min_size)
+        want, n_want = _refine_reference(base, edges, min_size)
+        assert got.dtype == np.int32 and n == n_want
+        np.testing.assert_array_equal(got, want)
+    got, n = refine(np.zeros((5, 5), np.int32), np.ones((5, 5), bool), 3)  # all edges
+    assert n == 1 and not got.any()
+
+
+def test_flow_edges_brute_force() -> None:
+    rng = np.random.default_rng(6)
+    flow = rng.normal(0, 1, (17, 23, 2)).astype(np.float32)
+    flow[5:9, 3:20] = 0.5  # equal neighbours: no edge
+    for thresh in (0.5, 1.0, 2.0):
+        want = np.zeros((17, 23), bool)
+        for y in range(17):
+            for x in range(23):
+                for dy, dx in ((0, 1), (1, 0)):
+                    if y + dy < 17 and x + dx < 23:
+                        d = np.abs(flow[y, x] - flow[y + dy, x + dx])
+                        want[y, x] |= bool((d > np.float32(thresh)).any())
+        np.testing.assert_array_equal(flow_edges(flow, thresh), want)
+        np.testing.assert_array_equal(flow_edges(flow.astype(np.float64), thresh), want)
+
+
+def test_slic_backend_selection() -> None:
+    from gnnannot.superpixels import base_slic, slic_backend, use_slic_backend
+
+    default = slic_backend()
+    try:
+        use_slic_backend("skimage")
+        assert slic_backend() == "skimage"
+        lab = base_slic(_image(), 20)
+        assert lab.dtype == np.int32 and lab.shape == (96, 128)
+        with pytest.raises(ConfigError):
+            use_slic_backend("bogus")
+    finally:
+        use_slic_backend(None)
+    assert slic_backend() == default

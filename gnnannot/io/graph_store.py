@@ -5,6 +5,11 @@ Three stores, one per stage (``data/superpixels.zarr``, ``data/features.zarr``,
 ``gnnannot/io/SCHEMA.md``. :func:`open_graph` joins the three groups of a video into a
 :class:`gnnannot.graph.VideoGraph` (labels loaded lazily, per frame or per video).
 
+Reads of single frames of the flow store (:class:`FrameFlows`) and of the superpixel labels
+go through :class:`ShardReader`, which decodes a chunk straight from its shard file (zarr's
+own path costs about as much again as the decompression); it falls back to zarr for any
+other layout or a damaged file, so the values are always those zarr returns.
+
 Writes: a video group is built in a temporary sibling directory (``.tmp-<seq>-...``), its
 ``complete`` attr is set last, then it is renamed into place (replacing an older group),
 so a killed run never leaves a group that looks complete, and files are never modified in
@@ -238,6 +243,156 @@ def read_array(grp: zarr.Group, name: str, where: str, index: Any = Ellipsis) ->
         ) from exc
 
 
+# --------------------------------------------------------------------------- fast reads
+_EMPTY = 2**64 - 1  # shard index entry of a chunk that was never written
+
+
+class ShardReader:
+    """Direct reads of leading-axis chunks of a sharded zarr v3 array on local disk.
+
+    zarr's generic read path costs about as much again as decompressing a 3.3 MB flow
+    chunk (asyncio round trip, index and buffer copies); this reads the shard index
+    (checked with its CRC32C) and decodes the chunk's Blosc bytes straight into a fresh
+    array. Only the layout this project writes is handled: chunks of ``(1, *shape[1:])``
+    in shards of ``(S, *shape[1:])``, inner codecs ``bytes`` (little endian) + ``blosc``,
+    index ``bytes`` + ``crc32c`` at the end, default ``/`` chunk keys. :meth:`create`
+    returns None for anything else, and any read problem falls back to zarr (which then
+    raises its own error), so results are always those of ``array[t]``.
+    """
+
+    def __init__(self, arr: zarr.Array, path: Path, shard: int) -> None:
+        self.arr = arr
+        self.path = path
+        self.shard = shard
+        self.chunk_shape = tuple(int(s) for s in arr.shape[1:])
+        self.dtype = np.dtype(arr.dtype)
+        self.fill = arr.metadata.fill_value
+        self._index: dict[tuple[int, ...], np.ndarray] = {}
+        self._rest = (0,) * len(self.chunk_shape)
+
+    @classmethod
+    def create(cls, arr: Any) -> ShardReader | None:
+        """A reader for ``arr`` (a zarr Array) or None when its layout is not supported."""
+        try:
+            import sys
+
+            from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
+            from zarr.codecs.sharding import ShardingCodecIndexLocation
+            from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
+            from zarr.storage import LocalStore
+
+            md = arr.metadata
+            dtype = np.dtype(arr.dtype)
+            shape = tuple(int(s) for s in arr.shape)
+            if (
+                sys.byteorder != "little"
+                or md.zarr_format != 3
+                or not isinstance(arr.store, LocalStore)
+                or dtype.kind not in "biuf"
+                or len(shape) < 2
+                or len(md.codecs) != 1
+                or not isinstance(md.codecs[0], ShardingCodec)
+                or not isinstance(md.chunk_key_encoding, DefaultChunkKeyEncoding)
+                or md.chunk_key_encoding.separator != "/"
+            ):
+                return None
+            sc = md.codecs[0]
+            grid = tuple(int(s) for s in md.chunk_grid.chunk_shape)
+            inner = sc.codecs
+            if (
+                tuple(sc.chunk_shape) != (1, *shape[1:])
+                or grid[1:] != shape[1:]
+                or sc.index_location != ShardingCodecIndexLocation.end
+                or len(inner) != 2
+                or not isinstance(inner[0], BytesCodec)
+                or (inner[0].endian is not None and inner[0].endian.value != "little")
+                or not isinstance(inner[1], BloscCodec)
+                or len(sc.index_codecs) != 2
+                or not isinstance(sc.index_codecs[0], BytesCodec)
+                or not isinstance(sc.index_codecs[1], Crc32cCodec)
+            ):
+                return None
+            path = Path(arr.store.root) / arr.path if arr.path else Path(arr.store.root)
+            if not (path / "zarr.json").is_file():
+                return None
+            return cls(arr, path, grid[0])
+        except Exception:  # noqa: BLE001 - unknown zarr version/layout: use zarr itself
+            return None
+
+    def _shard_index(self, i: int, fh: Any) -> np.ndarray | None:
+        st = os.fstat(fh.fileno())  # a replaced shard file gets its index read again
+        key = (i, st.st_ino, st.st_size, st.st_mtime_ns)
+        idx = self._index.get(key)
+        if idx is None:
+            import google_crc32c
+
+            nbytes = 16 * self.shard + 4
+            fh.seek(-nbytes, os.SEEK_END)
+            raw = fh.read(nbytes)
+            if len(raw) != nbytes or google_crc32c.value(raw[:-4]) != int.from_bytes(
+                raw[-4:], "little"
+            ):
+                return None
+            idx = np.frombuffer(raw[:-4], dtype="<u8").reshape(self.shard, 2)
+            self._index = {k: v for k, v in self._index.items() if k[0] != i}
+            self._index[key] = idx
+        return idx
+
+    def _read_fast(self, t: int, out: np.ndarray | None = None) -> np.ndarray | None:
+        import numcodecs.blosc
+
+        i, j = divmod(t, self.shard)
+        if out is None:
+            out = np.empty(self.chunk_shape, dtype=self.dtype)
+        try:
+            key = self.arr.metadata.encode_chunk_key((i, *self._rest))  # "c/i/0/0/..."
+            with open(self.path / key, "rb") as fh:
+                idx = self._shard_index(i, fh)
+                if idx is None:
+                    return None
+                off, nbytes = (int(v) for v in idx[j])
+                if off == _EMPTY and nbytes == _EMPTY:  # chunk of fill values, not written
+                    out[...] = self.fill
+                    return out
+                fh.seek(off)
+                blob = fh.read(nbytes)
+            # Blosc header: bytes 4..8 hold the decompressed size (little-endian uint32)
+            if len(blob) != nbytes or int.from_bytes(blob[4:8], "little") != out.nbytes:
+                return None
+            numcodecs.blosc.decompress(blob, out)
+            return out
+        except FileNotFoundError:  # zarr writes no shard of fill values only
+            out[...] = self.fill
+            return out
+        except Exception:  # noqa: BLE001 - corrupt shard: let zarr report it
+            return None
+
+    def read(self, t: int) -> np.ndarray:
+        """``arr[t]`` as a new numpy array (``t`` in ``0..shape[0]-1``)."""
+        if not 0 <= t < self.arr.shape[0]:
+            raise IndexError(f"{self.path}: index {t} out of range 0..{self.arr.shape[0] - 1}")
+        out = self._read_fast(t)
+        return np.asarray(self.arr[t]) if out is None else out
+
+    def read_all(self) -> np.ndarray:
+        """The whole array ``arr[...]``, chunk by chunk into one new array."""
+        out = np.empty((int(self.arr.shape[0]), *self.chunk_shape), dtype=self.dtype)
+        for t in range(out.shape[0]):
+            if self._read_fast(t, out[t]) is None:
+                return np.asarray(self.arr[...])
+        return out
+
+
+def shard_reader(path: str | os.PathLike[str]) -> ShardReader | None:
+    """:class:`ShardReader` of the zarr array at ``path`` (None if unreadable or of
+    another layout)."""
+    try:
+        arr = zarr.open_array(str(path), mode="r", zarr_format=3)
+    except Exception:  # noqa: BLE001 - the regular reader reports missing/corrupt arrays
+        return None
+    return ShardReader.create(arr)
+
+
 # --------------------------------------------------------------------------- superpixels
 class SuperpixelWriter:
     """Write one video's superpixel labels frame by frame (in order), buffered per shard.
@@ -333,6 +488,7 @@ class SuperpixelVideo:
         except Exception as exc:  # noqa: BLE001
             raise DataError(f"{self.where}: array 'labels' missing") from exc
         self.n_frames, self.height, self.width = (int(s) for s in self._labels.shape)
+        self._fast = ShardReader.create(self._labels)
         if len(self.offsets) != self.n_frames + 1:
             raise DataError(
                 f"{self.where}: frame_offsets has {len(self.offsets)} entries, expected "
@@ -346,9 +502,17 @@ class SuperpixelVideo:
     def local(self, t: int) -> np.ndarray:
         if not 0 <= t < self.n_frames:
             raise IndexError(f"{self.where}: frame {t} out of range 0..{self.n_frames - 1}")
+        if self._fast is not None:
+            out = self._fast._read_fast(t)
+            if out is not None:
+                return out
         return read_array(self.group, "labels", self.where, t)
 
     def local_all(self) -> np.ndarray:
+        if self._fast is not None:
+            out = np.empty((self.n_frames, self.height, self.width), dtype=self._fast.dtype)
+            if all(self._fast._read_fast(t, out[t]) is not None for t in range(self.n_frames)):
+                return out
         return read_array(self.group, "labels", self.where)
 
 
@@ -537,16 +701,31 @@ def _pool_context() -> Any:
     return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
 
+def _worker_init() -> None:
+    """Pool worker set-up: Blosc decompression on the calling thread only (the workers
+    already fill the cores; numcodecs would otherwise start its own threads in each)."""
+    try:
+        import numcodecs.blosc
+
+        numcodecs.blosc.use_threads = False
+    except ImportError:  # pragma: no cover - numcodecs is a dependency
+        pass
+
+
 def map_videos(
     fn: Any,
     jobs: list[tuple[Any, ...]],
     workers: int,
     description: str,
     quiet: bool = False,
+    sizes: list[int] | None = None,
 ) -> list[Any]:
     """Run ``fn(*job)`` for every job (one video each), in ``workers`` processes when > 1,
     with a progress bar; results in job order. All jobs are submitted before the progress
-    display starts its refresh thread, so the workers are forked from a quiet parent."""
+    display starts its refresh thread, so the workers are forked from a quiet parent.
+
+    sizes: optional cost of each job (e.g. its frame count); jobs are then started largest
+    first, so that a long video does not start last and run alone at the end."""
     from gnnannot.progress import make_progress
 
     results: list[Any] = [None] * len(jobs)
@@ -560,9 +739,14 @@ def map_videos(
         return results
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    order = list(range(len(jobs)))
+    if sizes is not None and len(sizes) == len(jobs):
+        order.sort(key=lambda i: -sizes[i])  # stable: ties keep the job order
     ctx = _pool_context()
-    with _single_threaded_opencv(), ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futs = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+    with _single_threaded_opencv(), ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init
+    ) as pool:
+        futs = {pool.submit(fn, *jobs[i]): i for i in order}
         with make_progress(quiet) as progress:
             task = progress.add_task(description, total=len(jobs))
             for fut in as_completed(futs):
@@ -585,6 +769,7 @@ class FrameFlows:
     def __init__(self, source: Any, n_frames: int) -> None:
         self.src = source
         self.n_frames = n_frames
+        self._readers: dict[str, ShardReader | None] = {}
         if source is not None:
             n_pairs = source.n_pairs if hasattr(source, "n_pairs") else len(source["forward"])
             if n_pairs != n_frames - 1:
@@ -599,7 +784,27 @@ class FrameFlows:
         if isinstance(self.src, dict):
             arr = self.src.get(key)
             return None if arr is None else np.asarray(arr[i])
+        reader = self._reader(key)
+        if reader is not None:
+            out = reader._read_fast(i)
+            if out is not None:  # same conversions as FlowVideo.forward / occ_forward ...
+                if key in ("forward", "backward"):
+                    return out.astype(np.float32, copy=False)
+                return out.astype(bool, copy=False)
         return getattr(self.src, key)(i)
+
+    def _reader(self, key: str) -> ShardReader | None:
+        """Fast chunk reader of flow array ``key`` when the source is a flow store group."""
+        if key not in self._readers:
+            from gnnannot.io.flow_store import FlowVideo
+
+            reader = None
+            if isinstance(self.src, FlowVideo):
+                reader = shard_reader(Path(self.src.store) / self.src.seq / key)
+                if reader is not None and reader.arr.shape[0] != self.n_frames - 1:
+                    reader = None
+            self._readers[key] = reader
+        return self._readers[key]
 
     def fwd(self, t: int) -> np.ndarray | None:
         return self._get("forward", t)
