@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from gnnannot.cli.options import checkpoint_option, device_option, method_option
+
 app = typer.Typer(help="Annotate a video interactively in the browser.")
 
 
@@ -17,12 +19,8 @@ def annotate(
         None, "--out", "-o",
         help="Export folder (replaced at each export) [default: ./<video name>_gnnannot].",
     ),
-    method: str = typer.Option(
-        "auto", "--method", "-m",
-        help="gnn, random_walker, nearest_seed, or auto (gnn if the checkpoint exists, "
-        "else random_walker).",
-    ),
-    checkpoint: Path = typer.Option(Path("models/model.pt"), help="GNN checkpoint."),
+    method: str = method_option(),
+    checkpoint: Path = checkpoint_option(),
     work_height: int = typer.Option(
         480, help="Process and show at most this many rows (exports are at the original "
         "size); 0 = original size."),
@@ -33,7 +31,7 @@ def annotate(
     ),
     fps: float | None = typer.Option(
         None, help="Overlay video frame rate [default: the video's, 24 for frame folders]."),
-    device: str = typer.Option("cpu", help="torch device for the GNN (cpu, cuda)."),
+    device: str = device_option(),
     open_browser: bool = typer.Option(
         False, "--open/--no-open", help="Open the page in the default web browser."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),

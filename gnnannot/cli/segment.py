@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from gnnannot.cli.options import checkpoint_option, device_option, method_option
+
 app = typer.Typer(help="Segment your own video from scribbles.")
 
 
@@ -25,12 +27,8 @@ def segment(
         help="0-based frame index of each scribble PNG, in the order the PNGs are given "
         "(default: from the PNG's name: a frame file's name or a number like 00012.png).",
     ),
-    method: str = typer.Option(
-        "auto", "--method", "-m",
-        help="gnn, random_walker, nearest_seed, or auto (gnn if the checkpoint exists, "
-        "else random_walker).",
-    ),
-    checkpoint: Path = typer.Option(Path("models/model.pt"), help="GNN checkpoint."),
+    method: str = method_option(),
+    checkpoint: Path = checkpoint_option(),
     work_height: int = typer.Option(
         480, help="Process at most this many rows (masks are returned at the original "
         "size); 0 = original size."),
@@ -42,7 +40,7 @@ def segment(
         None, help="Overlay frame rate [default: the video's, 24 for frame folders]."),
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
     rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
-    device: str = typer.Option("cpu", help="torch device for the GNN (cpu, cuda)."),
+    device: str = device_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Segment your own video from scribbles; write masks, COCO RLE and an overlay.
