@@ -281,7 +281,7 @@ def train_model(
             history.append(row)
             if logger is not None:
                 logger(row)
-            if val_j > best[0]:
+            if val_j >= best[0]:  # ties: the later (longer trained) epoch
                 best = (val_j, epoch)
                 save_checkpoint(out_path, model, extra={**extra, "epoch": epoch,
                                                         "val_J": val_j})

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
+from scipy.stats import rankdata
 
 from gnnannot.data import davis
 from gnnannot.data import synthetic as syn
@@ -93,9 +94,12 @@ def test_untrained_prior_model_equals_random_walker(stores: Path) -> None:
 
 def test_training_lowers_loss_and_beats_untrained(stores: Path, tmp_path: Path) -> None:
     """A short training run (no prior, so the untrained network is a real baseline) lowers
-    the loss and the trained network beats the untrained one on the held-out video."""
+    the loss and the trained network beats the untrained one on the held-out video: lower
+    loss and better ranking of object vs background nodes. (On this tiny data the objects
+    cover a few dozen superpixels and neither network passes the 0.5 threshold on them, so
+    J would not tell them apart; the pipeline's benchmark measures J.)"""
     train, unseen = _graphs(stores, "train"), _graphs(stores, "val")
-    cfg = TrainConfig(epochs=10, clip_frames=4, interactions=3, val_interactions=3, lr=0.01,
+    cfg = TrainConfig(epochs=15, clip_frames=4, interactions=3, val_interactions=3, lr=0.01,
                       seed=1, model={"hidden": 12, "n_layers": 3, "dropout": 0.0,
                                      "batch_norm": False})
     ckpt = tmp_path / "model.pt"
@@ -107,26 +111,34 @@ def test_training_lowers_loss_and_beats_untrained(stores: Path, tmp_path: Path) 
     assert min(losses[-2:]) < 0.8 * losses[0], losses
 
     def held_out(model: GNNAnnot) -> tuple[float, float]:
-        """Mean BCE loss and mean J over a 3-interaction session on the held-out video."""
+        """Mean BCE loss over a 3-interaction session on the held-out video, and the ROC
+        AUC of the node probabilities after the first interaction against the targets."""
         item = load_item(unseen[0], stores / "davis", cfg, "cpu")
         sc = davis.read_scribble(item.scribbles[0], item.gt.shape[0], item.n_objects)
+        first: list[torch.Tensor] = []
 
         def loss(logits: torch.Tensor, it) -> float:
+            first.append(logits)
             bce = F.binary_cross_entropy_with_logits(logits, it.targets, reduction="none")
             return float((bce * it.weights).mean())
 
         with torch.no_grad():
-            losses, js = train_session(model, item, sc, 3, ScribbleRobot(), loss)
-        return float(np.mean(losses)), float(np.mean(js))
+            losses, _ = train_session(model, item, sc, 3, ScribbleRobot(), loss)
+        score, target = first[0].flatten().numpy(), item.targets.flatten().numpy() > 0
+        ranks = rankdata(score)
+        n_pos, n_neg = target.sum(), (~target).sum()
+        roc_auc = (ranks[target].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        return float(np.mean(losses)), float(roc_auc)
 
     trained = GNNMethod(lambda s: open_graph(stores / "graphs.zarr", s), ckpt).model
     untrained = _untrained(train[0], None, seed=1)
     untrained.set_normalization(**{k: v for k, v in trained.state_dict().items()
                                    if k in ("node_mean", "node_std", "edge_mean",
                                             "edge_std")})
-    (loss_t, j_t), (loss_u, j_u) = held_out(trained), held_out(untrained)
-    assert loss_t < 0.9 * loss_u, (loss_t, loss_u)
-    assert j_t >= j_u, (j_t, j_u)
+    (loss_t, auc_t), (loss_u, auc_u) = held_out(trained), held_out(untrained)
+    print(f"held-out loss {loss_t:.4f} vs {loss_u:.4f}, ROC AUC {auc_t:.3f} vs {auc_u:.3f}")
+    assert loss_t < 0.5 * loss_u, (loss_t, loss_u)
+    assert auc_t > auc_u + 0.1 and auc_t > 0.9, (auc_t, auc_u)
 
 
 def _benchmark_session(stores: Path, ckpt: Path) -> np.ndarray:
