@@ -37,6 +37,9 @@ from zarr.codecs import BloscCodec
 from gnnannot.errors import DataError
 from gnnannot.graph import VideoGraph
 
+# the stores share the flow store's .tmp-/.old- writer layout and its clean-up
+from gnnannot.io.flow_store import clean_temporaries as clean_temporaries
+
 FORMAT_VERSION = 1
 KINDS = ("superpixels", "features", "graphs")
 TMP_PREFIX = ".tmp-"
@@ -91,18 +94,6 @@ def ensure_store(store: str | os.PathLike[str], kind: str, **attrs: Any) -> Path
             grp = zarr.open_group(str(path), mode="a", zarr_format=3)
             grp.attrs.update(json_safe(root_attrs))  # zarr writes zarr.json atomically
     return path
-
-
-def clean_temporaries(store: str | os.PathLike[str]) -> list[str]:
-    """Delete leftovers of killed writers (``.tmp-*`` / ``.old-*``); return their names."""
-    path = Path(store)
-    removed = []
-    if path.is_dir():
-        for child in path.iterdir():
-            if child.is_dir() and child.name.startswith((TMP_PREFIX, OLD_PREFIX)):
-                shutil.rmtree(child, ignore_errors=True)
-                removed.append(child.name)
-    return removed
 
 
 def list_videos(store: str | os.PathLike[str], complete_only: bool = True) -> list[str]:
