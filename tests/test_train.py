@@ -25,7 +25,7 @@ from gnnannot.methods.gnn import DYN_FEATURE_NAMES, GNNMethod, GraphInputs, Inte
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, combine_objects, save_checkpoint
 from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
-from gnnannot.train import TrainConfig, load_item, train_model
+from gnnannot.train import TrainConfig, load_item, session_loss, train_model
 from gnnannot.train import run_session as train_session
 
 SMALL = dict(n_frames=6, height=96, width=160, max_objects=2)
@@ -187,3 +187,17 @@ def test_gnn_method_bad_checkpoints(stores: Path, tmp_path: Path) -> None:
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="junk.pt"):
         GNNMethod(loader, junk)
+
+
+def test_session_loss_hand_computed() -> None:
+    """BCE and the soft Jaccard term against values computed by hand."""
+    logits = torch.tensor([[0.0, 0.0], [0.0, 0.0]])  # p = 0.5 everywhere
+    targets = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    weights = torch.tensor([3.0, 1.0])
+    bce = float(np.log(2.0)) * (3 + 1 + 3 + 1) / 4  # every term is log 2, times weights
+    assert float(session_loss(logits, targets, weights)) == pytest.approx(bce, rel=1e-6)
+    # object 1: inter = 3 * 0.5 = 1.5, union = 3 * 1 + 1 * 0.5 = 3.5 -> 1 - 3/7
+    # object 2: inter = 0, union = 3 * 0.5 + 1 * 0.5 = 2 -> 1
+    jac = ((1 - 1.5 / 3.5) + 1.0) / 2
+    got = float(session_loss(logits, targets, weights, jaccard_weight=2.0))
+    assert got == pytest.approx(bce + 2.0 * jac, rel=1e-6)
