@@ -35,7 +35,7 @@ from gnnannot.flow import build_flow_store
 from gnnannot.graph import build_graph_store
 from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.session import VideoData, run_session
-from gnnannot.methods.gnn import DYN_FEATURE_NAMES
+from gnnannot.methods.gnn import model_params
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, save_checkpoint
 from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
@@ -45,15 +45,9 @@ METHODS = ("nearest_seed", "random_walker", "gnn")
 
 def _untrained_checkpoint(graph_store: str, seq: str, path: Path) -> None:
     g = open_graph(graph_store, seq)
-    model = GNNAnnot.from_params({
-        "n_const": len(g.node_feature_names), "n_dyn": len(DYN_FEATURE_NAMES),
-        "n_edge": len(g.edge_feature_names), "hidden": 16, "n_layers": 6,
-        "batch_norm": False, "graph_norm": False,
-        "const_features": list(g.node_feature_names),
-        "dyn_features": list(DYN_FEATURE_NAMES),
-        "edge_features": list(g.edge_feature_names),
-        "prior_features": ["rw_prob", "rw_bg_prob"],
-    })
+    model = GNNAnnot.from_params(model_params(g, {
+        "hidden": 16, "n_layers": 6, "batch_norm": False, "graph_norm": False,
+        "prior_features": ["rw_prob", "rw_bg_prob"]}))
     save_checkpoint(path, model, extra={"rw_beta": 4.0, "decay": 0.9})
 
 

@@ -29,9 +29,9 @@ from gnnannot.graph_clip import clip_graph
 from gnnannot.ivos.metrics import batched_jaccard
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.methods.gnn import (
-    DYN_FEATURE_NAMES,
     GraphInputs,
     InteractionState,
+    model_params,
     node_labels,
     predict_probs,
 )
@@ -229,14 +229,7 @@ def train_model(
     items = [load_item(g, dataset_root, cfg, device) for g in train_graphs]
     val_items = [load_item(g, dataset_root, cfg, device) for g in val_graphs] or items
     g0 = train_graphs[0]
-    params = {
-        **cfg.model,
-        "n_const": len(g0.node_feature_names), "n_dyn": len(DYN_FEATURE_NAMES),
-        "n_edge": len(g0.edge_feature_names),
-        "const_features": list(g0.node_feature_names),
-        "dyn_features": list(DYN_FEATURE_NAMES),
-        "edge_features": list(g0.edge_feature_names),
-    }
+    params = model_params(g0, cfg.model)
     for g in list(train_graphs) + list(val_graphs):
         if list(g.node_feature_names) != params["const_features"]:
             raise DataError(f"{g.seq}: node features differ from {g0.seq}'s")
@@ -260,6 +253,7 @@ def train_model(
     extra = {"rw_beta": cfg.rw_beta, "decay": cfg.decay, "config": asdict(cfg),
              "train_sequences": [g.seq for g in train_graphs],
              "val_sequences": [g.seq for g in val_graphs]}
+
     def validate() -> np.ndarray:
         val_js = []
         with torch.no_grad():

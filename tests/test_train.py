@@ -21,7 +21,7 @@ from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.session import VideoData, run_session
 from gnnannot.methods.baselines import RandomWalker
-from gnnannot.methods.gnn import DYN_FEATURE_NAMES, GNNMethod, GraphInputs, InteractionState
+from gnnannot.methods.gnn import GNNMethod, GraphInputs, InteractionState, model_params
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, combine_objects, save_checkpoint
 from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
@@ -55,11 +55,8 @@ def _graphs(d: Path, split: str) -> list:
 
 def _untrained(graph, prior: list[str] | None, seed: int = 0) -> GNNAnnot:
     torch.manual_seed(seed)
-    return GNNAnnot.from_params({
-        "n_const": len(graph.node_feature_names), "n_dyn": len(DYN_FEATURE_NAMES),
-        "n_edge": len(graph.edge_feature_names), "hidden": 12, "n_layers": 3, "batch_norm": False,
-        "dyn_features": list(DYN_FEATURE_NAMES), "prior_features": prior,
-    })
+    return GNNAnnot.from_params(model_params(graph, {
+        "hidden": 12, "n_layers": 3, "batch_norm": False, "prior_features": prior}))
 
 
 def test_untrained_prior_model_equals_random_walker(stores: Path) -> None:

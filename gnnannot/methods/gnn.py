@@ -8,7 +8,7 @@ prediction) plus ``rw_prob``: the object's random-walker probability on the
 colour-weighted graph (:func:`gnnannot.methods.baselines.random_walker_probs`, warm
 started across interactions) and ``rw_bg_prob``, the random walker's background
 probability. With ``prior_features: [rw_prob, rw_bg_prob]`` (the default training
-configuration) the network adds its output to the random walker's log-odds
+configuration) the network adds its output to ``a * (rw_prob - rw_bg_prob)``
 (:class:`gnnannot.model.net.GNNAnnot`): it starts from the best baseline's answer and
 learns where to correct it.
 
@@ -35,6 +35,20 @@ from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatur
 from gnnannot.model.net import GNNAnnot, combine_objects
 
 DYN_FEATURE_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
+
+
+def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
+    """:class:`GNNAnnot` hyper-parameters for graphs like ``graph``: ``model`` (hidden,
+    n_layers, prior_features, ...) plus the feature counts and names of the graph's
+    constant node and edge features and of :data:`DYN_FEATURE_NAMES`."""
+    return {
+        **model,
+        "n_const": len(graph.node_feature_names), "n_dyn": len(DYN_FEATURE_NAMES),
+        "n_edge": len(graph.edge_feature_names),
+        "const_features": list(graph.node_feature_names),
+        "dyn_features": list(DYN_FEATURE_NAMES),
+        "edge_features": list(graph.edge_feature_names),
+    }
 
 
 class GraphInputs:
