@@ -17,7 +17,10 @@ status: 400 malformed body, 404 unknown frame/object/download, 409 not possible 
 
 Changing requests return ``{"session": ..., "seconds": s}``. Only requests addressed to the
 local host are served (DNS-rebinding guard) and POST bodies must be ``application/json``
-(a cross-site form cannot send that without a CORS preflight, which this app refuses).
+(a cross-site form cannot send that without a CORS preflight, which this app refuses),
+and a changing request whose ``Origin`` names another site is refused (403). Bodies are
+limited to ``MAX_BODY_BYTES`` while they stream in (413) and JSON deeper than
+``MAX_JSON_DEPTH`` levels is refused (400).
 """
 
 from __future__ import annotations
@@ -41,14 +44,49 @@ from gnnannot.errors import GnnAnnotError
 from gnnannot.web.session import WebSession
 from gnnannot.web.session_store import RequestError
 
-__all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "STATIC_DIR", "create_app"]
+__all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "STATIC_DIR", "create_app",
+           "origin_allowed"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 32
+CHANGING_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 THUMB_MAX_HEIGHT = 480
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, read while streaming; RequestError 413 as soon as it passes
+    ``limit`` bytes (a chunked body with no Content-Length is never held whole)."""
+    size = request.headers.get("content-length")
+    if size is not None and size.isdigit() and int(size) > limit:
+        raise RequestError(f"body of {size} bytes, at most {limit}", "body", 413)
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise RequestError(f"body of more than {limit} bytes", "body", 413)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _json_depth(obj: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value (iterative; stops counting past ``limit``)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -57,19 +95,59 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if ctype != "application/json":
         raise RequestError(f"expected application/json, found {ctype or 'none'!r}",
                            "Content-Type", 415)  # fmt: skip
-    size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
-        raise RequestError(f"body of {size} bytes, at most {MAX_BODY_BYTES}", "body", 413)
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise RequestError(f"body of {len(raw)} bytes, at most {MAX_BODY_BYTES}", "body", 413)
+    raw = await _read_limited(request, MAX_BODY_BYTES)
     try:
         body = json.loads(raw or b"{}")
+    except RecursionError as exc:
+        raise RequestError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "body",
+                           400) from exc  # fmt: skip
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(f"not valid JSON ({exc})", "body", 400) from exc
+    if _json_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise RequestError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", "body", 400)
     if not isinstance(body, dict):
         raise RequestError(f"expected a JSON object, found {type(body).__name__}", "body", 400)
     return body
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed_hosts: Sequence[str]) -> bool:
+    """Whether a request's ``Origin`` header permits a state-changing request: absent
+    (not a browser page of another site), or the same origin as the request's ``Host``
+    (scheme http/https, same host and port) with an allowed host name."""
+    if origin is None:
+        return True
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and parts.hostname in allowed_hosts
+        and host is not None
+        and parts.netloc.lower() == host.strip().lower()
+    )
+
+
+class OriginGuard:
+    """ASGI middleware: refuse (403) POST/PUT/PATCH/DELETE requests whose ``Origin``
+    header names another site (cross-site requests; ``Origin: null`` too)."""
+
+    def __init__(self, app: Any, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.allowed_hosts = tuple(allowed_hosts)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in CHANGING_METHODS:
+            headers = {k: v.decode("latin-1") for k, v in scope.get("headers", [])}
+            origin = headers.get(b"origin")
+            if not origin_allowed(origin, headers.get(b"host"), self.allowed_hosts):
+                resp = JSONResponse({"error": f"cross-site request from origin {origin!r} "
+                                     "refused", "field": "Origin"}, status_code=403)  # fmt: skip
+                await resp(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
@@ -198,7 +276,8 @@ def create_app(session: WebSession, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+                    Middleware(OriginGuard, allowed_hosts=list(allowed_hosts))],
         exception_handlers={
             RequestError: request_error,
             GnnAnnotError: user_error,
