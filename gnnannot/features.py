@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.io.store_guard import locked_store as _locked_store
 
 if TYPE_CHECKING:  # scipy is imported where used: the graph/superpixel stages never need it
     import scipy.sparse as sp
@@ -619,6 +620,7 @@ def process_video(
     return {"seq": seq, "n_nodes": int(f.shape[0])}
 
 
+@_locked_store("store")
 def build_feature_store(
     root: str,
     store: str,

@@ -38,11 +38,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.io.store_guard import locked_store as _locked_store
 
 DIS_PRESETS: dict[str, int] = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -313,6 +316,7 @@ def estimator_params(
     }
 
 
+@_locked_store("store")
 def build_flow_store(
     root: str,
     store: str,
@@ -331,13 +335,13 @@ def build_flow_store(
 
     method "dis"/"farneback": compute (``compute_video_flow``); "h5": import the seed's
     files from ``h5_dir``. Per-video incremental: a complete group whose attrs (method,
-    params, size, frame count) match is kept; others are (re)computed, written atomically
+    params, size, frame count, frame content digest, code version) match is kept; others
+    are (re)computed, written atomically
     per group. With ``prune`` groups of videos not in the dataset are deleted.
     Returns ``{"computed": [...], "kept": [...], "removed": [...]}``.
     """
     from gnnannot.data import davis
-    from gnnannot.io import flow_h5, flow_store
-    from gnnannot.progress import log, track
+    from gnnannot.io import flow_store
 
     if method not in ("dis", "farneback", "h5"):
         raise ConfigError(f"flow method: expected dis, farneback or h5, found {method!r}")
@@ -348,6 +352,30 @@ def build_flow_store(
     missing = sorted(set(seqs) - set(all_seqs))
     if missing:
         raise DataError(f"{root}: sequences not in the dataset: {missing}")
+    from gnnannot.io.graph_store import files_digest
+
+    created = not Path(store).exists()
+    try:
+        return _fill_flow_store(root, store, method, preset, scale, spread,
+                                exclude_out_of_frame, h5_dir, dtype, seqs, all_seqs, prune,
+                                quiet, files_digest)  # fmt: skip
+    except BaseException:
+        if created and not flow_store.list_videos(store, complete_only=False):
+            import shutil
+
+            shutil.rmtree(store, ignore_errors=True)  # a failed first run leaves nothing
+        raise
+
+
+def _fill_flow_store(
+    root: str, store: str, method: str, preset: str, scale: float, spread: float,
+    exclude_out_of_frame: bool, h5_dir: str | None, dtype: str, seqs: list[str],
+    all_seqs: list[str], prune: bool, quiet: bool, files_digest: Any,
+) -> dict[str, list[str]]:  # fmt: skip
+    from gnnannot.data import davis
+    from gnnannot.io import flow_h5, flow_store
+    from gnnannot.progress import log, track
+
     flow_store.ensure_store(store)
     flow_store.clean_temporaries(store)
     removed: list[str] = []
@@ -368,15 +396,19 @@ def build_flow_store(
             params: dict[str, object] = {**flow_h5.h5_source_params(src), "dtype": dtype}
         else:
             params = estimator_params(preset, scale, method, spread, exclude_out_of_frame, dtype)
-        key = dict(method=method, params=params, n_frames=n_frames, height=height, width=width)
+        digest = files_digest(paths)  # frame content: a changed frame recomputes the flow
+        key = dict(method=method, params=params, n_frames=n_frames, height=height, width=width,
+                   frames_digest=digest)  # fmt: skip
         if flow_store.is_up_to_date(store, seq, **key):  # type: ignore[arg-type]
             kept.append(seq)
             continue
         if method == "h5":
-            flow_h5.import_h5(src, store, seq, n_frames, height, width, params, dtype=dtype)
+            flow_h5.import_h5(src, store, seq, n_frames, height, width, params, dtype=dtype,
+                              frames_digest=digest)  # fmt: skip
         else:
             with flow_store.FlowWriter(
-                store, seq, n_frames, height, width, method, params, dtype=dtype
+                store, seq, n_frames, height, width, method, params, dtype=dtype,
+                frames_digest=digest,
             ) as writer:
                 pairs = compute_video_flow(
                     davis.iter_frames(root, seq), preset, scale, method, spread,

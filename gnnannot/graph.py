@@ -34,6 +34,7 @@ import numpy as np
 
 from gnnannot.errors import DataError
 from gnnannot.features import NODE_FEATURE_NAMES
+from gnnannot.io.store_guard import locked_store as _locked_store
 
 SPATIAL, FORWARD, BACKWARD = 0, 1, 2
 EDGE_TYPE_NAMES = ("spatial", "forward", "backward")
@@ -493,6 +494,7 @@ def process_video(
     return {"seq": seq, "n_edges": int(edges.edge_type.size)}
 
 
+@_locked_store("store")
 def build_graph_store(
     store: str,
     sp_store: str,

@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.io.store_guard import locked_store as _locked_store
 
 
 @dataclass(frozen=True)
@@ -396,6 +397,7 @@ def process_video(
     return {"seq": seq, "n_frames": len(paths), "n_nodes": int(sum(wr.counts))}
 
 
+@_locked_store("store")
 def build_superpixel_store(
     root: str,
     store: str,

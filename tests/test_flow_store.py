@@ -153,10 +153,20 @@ def test_missing_and_corrupt_data_errors(tmp_path: Path) -> None:
 
 
 def test_clean_temporaries(tmp_path: Path) -> None:
+    """Only temporaries of dead writers go; a live writer's (here: this process's) stays."""
+    import os
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
     store = flow_store.ensure_store(tmp_path / "s.zarr")
-    (store / ".tmp-v-1-abc").mkdir()
-    assert flow_store.clean_temporaries(store) == [".tmp-v-1-abc"]
-    assert not (store / ".tmp-v-1-abc").exists()
+    (store / f".tmp-v-{dead.pid}-abc").mkdir()
+    (store / f".old-v-{dead.pid}-abd").mkdir()
+    (store / f".tmp-v-{os.getpid()}-abe").mkdir()
+    assert flow_store.clean_temporaries(store) == [f".old-v-{dead.pid}-abd",
+                                                   f".tmp-v-{dead.pid}-abc"]  # fmt: skip
+    assert not (store / f".tmp-v-{dead.pid}-abc").exists()
+    assert (store / f".tmp-v-{os.getpid()}-abe").is_dir()
 
 
 def test_shape_mismatch_on_write(tmp_path: Path) -> None:

@@ -113,12 +113,16 @@ def test_missing_and_incomplete_groups(stores: Path) -> None:
 def test_corrupt_group_clear_error(stores: Path) -> None:
     labels_dir = stores / "superpixels.zarr" / "a" / "labels"
     shutil.rmtree(labels_dir / "c")  # the shard files
-    g = gs.open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
-    # a missing shard reads as fill value in zarr; corrupt bytes must raise
+    # a missing shard would read as fill values in zarr: every chunk is written, so it is
+    # damage, named at open
+    with pytest.raises(DataError, match=r"damaged .*array 'labels': 1 chunk file\(s\) missing"):
+        gs.open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
+    # corrupt bytes must raise at read
     (labels_dir / "c").mkdir()
     (labels_dir / "c" / "0").mkdir()
     (labels_dir / "c" / "0" / "0").mkdir()
     (labels_dir / "c" / "0" / "0" / "0").write_bytes(b"garbage" * 10)
+    g = gs.open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
     with pytest.raises(DataError, match="labels"):
         g.labels(0)
     (stores / "graphs.zarr" / "b" / "zarr.json").write_text("{not json")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from pathlib import Path
 
 import cv2
 import pytest

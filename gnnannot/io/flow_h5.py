@@ -168,6 +168,7 @@ def import_h5(
     dtype: str = "quantized",
     shard_pairs: int = 8,
     occ_shard_pairs: int = 32,
+    frames_digest: str | None = None,
 ) -> FlowVideo:
     """Import one seed ``.h5`` into group ``seq`` of ``store`` (method "h5"), streaming.
     Occlusions are taken from the file as they are. Returns the opened group."""
@@ -176,7 +177,7 @@ def import_h5(
         params = h5_source_params(path)
     with FlowWriter(
         store, seq, n_frames, height, width, "h5", params, shard_pairs=shard_pairs, dtype=dtype,
-        occ_shard_pairs=occ_shard_pairs,
+        occ_shard_pairs=occ_shard_pairs, frames_digest=frames_digest,
     ) as writer:
         for pair in iter_h5(path, n_frames, height, width):
             writer.write(pair.forward, pair.backward, pair.occ_forward, pair.occ_backward)

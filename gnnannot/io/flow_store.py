@@ -34,7 +34,11 @@ The writer buffers one shard per array: ~53 MB + 26 MB (+ codec temporaries) at 
 * ``"float32"``: lossless.
 
 Group attrs: ``method``, ``params`` (dict), ``height``, ``width``, ``n_frames``,
-``n_pairs``, ``dtype``, ``format_version`` and ``complete``. A group is written to a
+``n_pairs``, ``dtype``, ``frames_digest`` (content digest of the video's frame files: a
+changed frame recomputes the flow even at the same count and size), ``code_version``,
+``arrays``, ``format_version`` and ``complete``. Every chunk carries a CRC32C checksum and
+every chunk is written (:mod:`gnnannot.io.store_guard`), so damage is an error, never
+silent fill values. A group is written to a
 temporary sibling directory, ``complete=True`` is set last, and only then is the directory
 renamed into place, so a killed run never leaves a group that looks complete; readers and
 :func:`is_up_to_date` treat a group without ``complete=True`` as missing.
@@ -44,17 +48,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
 
 from gnnannot.errors import DataError
+from gnnannot.io import store_guard as guard
+from gnnannot.io.store_guard import clean_temporaries as clean_temporaries
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: CRC32C on every chunk, every chunk written, frames_digest attr
+CODE_VERSION = 1  # bump when the built-in estimators' output changes
 DTYPES = ("quantized", "float16", "float32")
 QUANT_STEP = 1.0 / 128  # px; "quantized" storage error <= QUANT_STEP / 2
 ARRAYS = ("forward", "backward", "occ_forward", "occ_backward")
@@ -62,8 +67,8 @@ TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
 
 
-def _compressor() -> BloscCodec:
-    return BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
+def _compressor() -> tuple[Any, ...]:
+    return guard.compressors()
 
 
 def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
@@ -81,18 +86,6 @@ def ensure_store(store: str | os.PathLike[str]) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         zarr.open_group(str(path), mode="a", zarr_format=3)
     return path
-
-
-def clean_temporaries(store: str | os.PathLike[str]) -> list[str]:
-    """Delete leftovers of killed writers (``.tmp-*`` / ``.old-*`` dirs); return their names."""
-    path = Path(store)
-    removed = []
-    if path.is_dir():
-        for child in path.iterdir():
-            if child.is_dir() and child.name.startswith((TMP_PREFIX, OLD_PREFIX)):
-                shutil.rmtree(child, ignore_errors=True)
-                removed.append(child.name)
-    return removed
 
 
 def _group_dirs(store: Path) -> list[str]:
@@ -140,18 +133,23 @@ def is_up_to_date(
     n_frames: int,
     height: int,
     width: int,
+    frames_digest: str | None = None,
 ) -> bool:
-    """Whether ``seq`` has a complete group whose attrs match these values exactly."""
+    """Whether ``seq`` has a complete, structurally sound group whose attrs match these
+    values exactly (the frames' content digest and the code version included)."""
     attrs = _read_attrs(Path(store), seq)
     if not attrs or attrs.get("complete") is not True:
         return False
     return (
         attrs.get("format_version") == FORMAT_VERSION
+        and attrs.get("code_version") == CODE_VERSION
         and attrs.get("method") == method
         and attrs.get("params") == _json_safe(params)
         and attrs.get("n_frames") == n_frames
         and attrs.get("height") == height
         and attrs.get("width") == width
+        and attrs.get("frames_digest") == frames_digest
+        and not guard.check_group(Path(store) / seq, ARRAYS)
     )
 
 
@@ -183,6 +181,7 @@ class FlowWriter:
         shard_pairs: int = 8,
         dtype: str = "quantized",
         occ_shard_pairs: int = 32,
+        frames_digest: str | None = None,
     ) -> None:
         if n_frames < 2:
             raise DataError(f"{store}/{seq}: need at least 2 frames for flow, found {n_frames}")
@@ -212,9 +211,12 @@ class FlowWriter:
             "n_pairs": self.n_pairs,
             "dtype": dtype,
             "quant_step": QUANT_STEP if self.quantize else None,
+            "frames_digest": frames_digest,
+            "code_version": CODE_VERSION,
+            "arrays": list(ARRAYS),
             "complete": False,
         }
-        self.tmp = self.store / f"{TMP_PREFIX}{seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp = self.store / guard.temp_name(TMP_PREFIX, seq)
         self._group: zarr.Group | None = None
         self._arrays: dict[str, zarr.Array] = {}
         self._buf: dict[str, np.ndarray] = {}
@@ -253,6 +255,7 @@ class FlowWriter:
                 shards=(s, *shape[1:]),
                 compressors=_compressor(),
                 fill_value=0,
+                config=guard.ARRAY_CONFIG,
             )
             self._buf[name] = np.zeros((s, *shape[1:]), dtype=dt)
             self._n_buf[name] = 0
@@ -315,11 +318,16 @@ class FlowWriter:
         for name in ARRAYS:
             self._flush(name)
         assert self._group is not None
+        problems = guard.check_group(self.tmp, ARRAYS)
+        if problems:
+            self.abort()
+            raise DataError(f"{self.store}/{self.seq}: the written group is damaged "
+                            f"({'; '.join(problems)}); not stored")  # fmt: skip
         self._group.attrs["complete"] = True  # last write into the group
         final = self.store / self.seq
         old = None
         if final.exists():
-            old = self.store / f"{OLD_PREFIX}{self.seq}-{uuid.uuid4().hex[:8]}"
+            old = self.store / guard.temp_name(OLD_PREFIX, self.seq)
             os.replace(final, old)
         os.replace(self.tmp, final)
         if old is not None:
@@ -436,6 +444,14 @@ def open_flow(store: str | os.PathLike[str], seq: str) -> FlowVideo:
         raise DataError(f"{path}: group {seq!r} is unreadable ({exc})") from exc
     if attrs.get("complete") is not True:
         raise DataError(f"{path}: group {seq!r} is incomplete (attr complete != True)")
+    if attrs.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"{path}: group {seq!r} has format_version "
+                        f"{attrs.get('format_version')!r}, expected {FORMAT_VERSION}; rerun "
+                        "the flow stage")  # fmt: skip
+    problems = guard.check_group(gdir, ARRAYS)
+    if problems:
+        raise DataError(f"{path}: group {seq!r} is damaged ({'; '.join(problems)}); rerun the "
+                        "flow stage")  # fmt: skip
     arrays: dict[str, Any] = {}
     for key in ARRAYS:
         try:

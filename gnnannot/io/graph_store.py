@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,11 +35,13 @@ from zarr.codecs import BloscCodec
 
 from gnnannot.errors import DataError
 from gnnannot.graph import VideoGraph
+from gnnannot.io import store_guard as guard
 
-# the stores share the flow store's .tmp-/.old- writer layout and its clean-up
-from gnnannot.io.flow_store import clean_temporaries as clean_temporaries
+# the stores share the flow store's .tmp-/.old- writer layout, lock and clean-up
+from gnnannot.io.store_guard import clean_temporaries as clean_temporaries
+from gnnannot.io.store_guard import locked_store as locked_store
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: CRC32C on every chunk, every chunk written, "arrays" attr
 KINDS = ("superpixels", "features", "graphs")
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
@@ -48,8 +49,8 @@ SHARD_FRAMES = 32
 ROW_CHUNK = 1 << 16
 
 
-def _compressor() -> BloscCodec:
-    return BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
+def _compressor() -> tuple[Any, ...]:
+    return guard.compressors()
 
 
 def json_safe(obj: Any) -> Any:
@@ -120,13 +121,16 @@ def group_attrs(store: str | os.PathLike[str], seq: str) -> dict[str, Any] | Non
 
 
 def is_up_to_date(store: str | os.PathLike[str], seq: str, fp: str) -> bool:
-    """Whether ``seq`` has a complete group with fingerprint ``fp``."""
+    """Whether ``seq`` has a complete, structurally sound group (its arrays and all their
+    chunk files present) with fingerprint ``fp``."""
     attrs = group_attrs(store, seq)
     return bool(
         attrs
         and attrs.get("complete") is True
         and attrs.get("format_version") == FORMAT_VERSION
         and attrs.get("fingerprint") == fp
+        and attrs.get("arrays")
+        and not guard.check_group(Path(store) / seq, attrs["arrays"])
     )
 
 
@@ -150,19 +154,28 @@ def prune(store: str | os.PathLike[str], keep: Iterable[str]) -> list[str]:
 
 @contextmanager
 def group_writer(
-    store: str | os.PathLike[str], seq: str, attrs: dict[str, Any]
-) -> Iterator[zarr.Group]:
+    store: str | os.PathLike[str], seq: str, attrs: dict[str, Any],
+    required: tuple[str, ...] = (),
+) -> Iterator[zarr.Group]:  # fmt: skip
     """Yield a new zarr group for video ``seq`` in a temporary directory of ``store``; on
-    normal exit set ``complete=True`` (last write) and rename it to ``store/seq``; on an
-    exception delete it. The store must exist (:func:`ensure_store`)."""
+    normal exit check that the ``required`` arrays and all their chunk files are there
+    (DataError otherwise), record the array names (attr ``arrays``), set ``complete=True``
+    (last write) and rename it to ``store/seq``; on an exception delete it. The store must
+    exist (:func:`ensure_store`)."""
     if not seq or seq.startswith(".") or "/" in seq or "\\" in seq:
         raise DataError(f"{store}: invalid video name {seq!r}")
     root = Path(store)
-    tmp = root / f"{TMP_PREFIX}{seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = root / guard.temp_name(TMP_PREFIX, seq)
     grp = zarr.open_group(str(tmp), mode="w", zarr_format=3)
     grp.attrs.update(json_safe({**attrs, "format_version": FORMAT_VERSION, "complete": False}))
     try:
         yield grp
+        names = guard.array_names(grp)
+        problems = guard.check_group(tmp, [*required, *names])
+        if problems or not names:
+            raise DataError(f"{root}/{seq}: the written group is damaged "
+                            f"({'; '.join(problems) or 'no arrays'}); not stored")  # fmt: skip
+        grp.attrs["arrays"] = names
         grp.attrs["complete"] = True
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -170,7 +183,7 @@ def group_writer(
     final = root / seq
     old = None
     if final.exists():
-        old = root / f"{OLD_PREFIX}{seq}-{uuid.uuid4().hex[:8]}"
+        old = root / guard.temp_name(OLD_PREFIX, seq)
         os.replace(final, old)
     os.replace(tmp, final)
     if old is not None:
@@ -183,7 +196,7 @@ def write_rows(grp: zarr.Group, name: str, data: np.ndarray, dtype: Any = None) 
     chunks = (max(1, min(ROW_CHUNK, arr.shape[0])), *arr.shape[1:])
     z = grp.create_array(
         name, shape=arr.shape, dtype=arr.dtype, chunks=chunks, compressors=_compressor(),
-        fill_value=0,
+        fill_value=0, config=guard.ARRAY_CONFIG,
     )  # fmt: skip
     if arr.size:
         z[...] = arr
@@ -213,8 +226,12 @@ def open_video_group(store: str | os.PathLike[str], seq: str, kind: str) -> zarr
     if attrs.get("format_version") != FORMAT_VERSION:
         raise DataError(
             f"{path}: group {seq!r} has format_version {attrs.get('format_version')!r}, "
-            f"expected {FORMAT_VERSION}"
+            f"expected {FORMAT_VERSION}; rerun the {kind!r} stage"
         )
+    problems = guard.check_group(gpath, attrs.get("arrays", []))
+    if problems:
+        raise DataError(f"{path}: group {seq!r} is damaged ({'; '.join(problems)}); rerun the "
+                        f"{kind!r} stage")  # fmt: skip
     return grp
 
 
@@ -251,8 +268,9 @@ class ShardReader:
     raises its own error), so results are always those of ``array[t]``.
     """
 
-    def __init__(self, arr: zarr.Array, path: Path, shard: int) -> None:
+    def __init__(self, arr: zarr.Array, path: Path, shard: int, checksum: bool = False) -> None:
         self.arr = arr
+        self.checksum = checksum  # inner chunks end with a CRC32C of the Blosc bytes
         self.path = path
         self.shard = shard
         self.chunk_shape = tuple(int(s) for s in arr.shape[1:])
@@ -294,10 +312,11 @@ class ShardReader:
                 tuple(sc.chunk_shape) != (1, *shape[1:])
                 or grid[1:] != shape[1:]
                 or sc.index_location != ShardingCodecIndexLocation.end
-                or len(inner) != 2
+                or len(inner) not in (2, 3)
                 or not isinstance(inner[0], BytesCodec)
                 or (inner[0].endian is not None and inner[0].endian.value != "little")
                 or not isinstance(inner[1], BloscCodec)
+                or (len(inner) == 3 and not isinstance(inner[2], Crc32cCodec))
                 or len(sc.index_codecs) != 2
                 or not isinstance(sc.index_codecs[0], BytesCodec)
                 or not isinstance(sc.index_codecs[1], Crc32cCodec)
@@ -306,7 +325,7 @@ class ShardReader:
             path = Path(arr.store.root) / arr.path if arr.path else Path(arr.store.root)
             if not (path / "zarr.json").is_file():
                 return None
-            return cls(arr, path, grid[0])
+            return cls(arr, path, grid[0], checksum=len(inner) == 3)
         except Exception:  # noqa: BLE001 - unknown zarr version/layout: use zarr itself
             return None
 
@@ -347,14 +366,25 @@ class ShardReader:
                     return out
                 fh.seek(off)
                 blob = fh.read(nbytes)
+            if self.checksum:
+                import google_crc32c
+
+                if len(blob) < 4 or google_crc32c.value(blob[:-4]) != int.from_bytes(
+                    blob[-4:], "little"
+                ):
+                    return None  # zarr's own read raises the checksum error
+                blob, nbytes = blob[:-4], nbytes - 4
             # Blosc header: bytes 4..8 hold the decompressed size (little-endian uint32)
             if len(blob) != nbytes or int.from_bytes(blob[4:8], "little") != out.nbytes:
                 return None
             numcodecs.blosc.decompress(blob, out)
             return out
-        except FileNotFoundError:  # zarr writes no shard of fill values only
-            out[...] = self.fill
-            return out
+        except FileNotFoundError as exc:
+            if not self.checksum:  # format 1: zarr wrote no shard of fill values only
+                out[...] = self.fill
+                return out
+            raise DataError(f"{self.path}: shard file of index {t} is missing "
+                            "(every shard is written: the store is damaged)") from exc
         except Exception:  # noqa: BLE001 - corrupt shard: let zarr report it
             return None
 
@@ -385,6 +415,12 @@ def shard_reader(path: str | os.PathLike[str]) -> ShardReader | None:
 
 
 # --------------------------------------------------------------------------- superpixels
+SUPERPIXEL_ARRAYS = ("labels", "frame_offsets")
+REQUIRED_ARRAYS = {  # per store kind (filled in below)
+    "superpixels": SUPERPIXEL_ARRAYS,
+}
+
+
 class SuperpixelWriter:
     """Write one video's superpixel labels frame by frame (in order), buffered per shard.
 
@@ -417,12 +453,13 @@ class SuperpixelWriter:
         self._arr: Any = None
 
     def __enter__(self) -> SuperpixelWriter:
-        self._cm = group_writer(self.store, self.seq, self.attrs)
+        self._cm = group_writer(self.store, self.seq, self.attrs, SUPERPIXEL_ARRAYS)
         self._grp = self._cm.__enter__()
         t, h, w = self.shape
         self._arr = self._grp.create_array(
             "labels", shape=self.shape, dtype=self.dtype, chunks=(1, h, w),
             shards=(self.shard, h, w), compressors=_compressor(), fill_value=0,
+            config=guard.ARRAY_CONFIG,
         )  # fmt: skip
         return self
 
@@ -533,7 +570,8 @@ def write_features(
                     ("pixel_count", pixel_count)):  # fmt: skip
         if a.shape[0] != n:
             raise DataError(f"{root}/{seq}: {name} has {a.shape[0]} rows, expected {n} nodes")
-    with group_writer(root, seq, {**attrs, "n_nodes": n, "dtype": dtype}) as grp:
+    with group_writer(root, seq, {**attrs, "n_nodes": n, "dtype": dtype},
+                      FEATURE_ARRAYS) as grp:  # fmt: skip
         write_rows(grp, "node_features", node_features, dtype)
         write_rows(grp, "descriptors", descriptors, dtype)
         write_rows(grp, "pixel_count", pixel_count, np.int32)
@@ -553,6 +591,7 @@ def read_features(store: str | os.PathLike[str], seq: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- graphs
 GRAPH_ARRAYS = ("edge_index", "edge_type", "edge_weight", "edge_features", "type_offsets")
+REQUIRED_ARRAYS.update(features=FEATURE_ARRAYS, graphs=GRAPH_ARRAYS)
 
 
 def write_graph(
@@ -572,7 +611,8 @@ def write_graph(
     if et.size and np.any(np.diff(et) < 0):
         raise ValueError("edges must be sorted by edge type")
     type_offsets = np.searchsorted(et, np.arange(4), side="left").astype(np.int64)
-    with group_writer(root, seq, {**attrs, "n_edges": int(et.size), "dtype": dtype}) as grp:
+    with group_writer(root, seq, {**attrs, "n_edges": int(et.size), "dtype": dtype},
+                      GRAPH_ARRAYS) as grp:  # fmt: skip
         write_rows(grp, "edge_index", np.asarray(edge_index).T, np.int32)  # stored (E, 2)
         write_rows(grp, "edge_type", et)
         write_rows(grp, "edge_weight", edge_weight, dtype)
