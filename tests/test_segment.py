@@ -101,13 +101,13 @@ def expect_error(files, args: list, match: str, tmp_path: Path) -> None:
     assert match in str(res.exception)
     assert not out.exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
-    old = tmp_path / "previous"
+    old = tmp_path / "previous"  # a previous export: may be replaced, but only on success
     old.mkdir(exist_ok=True)
-    (old / "keep.txt").write_text("earlier result")
+    (old / "segment.json").write_text('{"format": "gnnannot.export/1", "run": "earlier"}')
     res = run([*args, "--out", old], files)
     assert isinstance(res.exception, DataError)
-    assert [p.name for p in old.iterdir()] == ["keep.txt"]
-    assert (old / "keep.txt").read_text() == "earlier result"
+    assert [p.name for p in old.iterdir()] == ["segment.json"]
+    assert "earlier" in (old / "segment.json").read_text()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".previous")] == []
 
 
@@ -165,3 +165,56 @@ def test_png_frame_resolution(files, tmp_path):
     out = tmp_path / "ok"
     res = run([files["frames"], "-s", png, "--frame", 2, "--out", out, "--no-overlay"], files)
     assert res.exit_code == 0, repr(res.exception)
+
+
+# --------------------------------------------------------------------------- safe --out
+def _good_args(files) -> list:
+    return [files["frames"], "-s", files["s1"], "--no-overlay"]
+
+
+def test_out_refuses_foreign_folder(files, tmp_path):
+    """An existing folder that is not an export keeps every file; --overwrite replaces it."""
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.txt").write_text("years of work")
+    res = run([*_good_args(files), "--out", out], files)
+    assert res.exit_code != 0
+    assert "not a gnnannot export" in str(res.exception) and "thesis.txt" in str(res.exception)
+    assert (out / "thesis.txt").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]  # no temporaries
+    res = run([*_good_args(files), "--out", out, "--overwrite"], files)
+    assert res.exit_code == 0, res.output
+    assert (out / "masks").is_dir() and not (out / "thesis.txt").exists()
+
+
+def test_out_refuses_a_file(files, tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_bytes(b"my holiday video")
+    for extra in ([], ["--overwrite"]):
+        res = run([*_good_args(files), "--out", notes, *extra], files)
+        assert res.exit_code != 0 and "is not a folder" in str(res.exception)
+        assert notes.is_file() and notes.read_bytes() == b"my holiday video"
+
+
+def test_out_never_replaces_the_input(files, tmp_path):
+    import shutil
+
+    vid = tmp_path / "vidcopy"
+    shutil.copytree(files["frames"], vid)
+    before = sorted(p.name for p in vid.iterdir())
+    for out in (vid, tmp_path):  # the input itself, a folder holding it
+        res = run([vid, "-s", files["s1"], "--no-overlay", "--out", out, "--overwrite"], files)
+        assert res.exit_code != 0 and "would replace the input" in str(res.exception)
+        assert sorted(p.name for p in vid.iterdir()) == before
+
+
+def test_out_replaces_previous_export_and_empty_folder(files, tmp_path):
+    out = tmp_path / "result"
+    out.mkdir()  # empty: fine
+    assert run([*_good_args(files), "--out", out], files).exit_code == 0
+    manifest = json.loads((out / "segment.json").read_text())
+    assert manifest["format"] == "gnnannot.export/1"
+    assert run([*_good_args(files), "--out", out], files).exit_code == 0  # a previous export
+    (out / "extra.txt").write_text("added by the user")  # no longer only an export
+    res = run([*_good_args(files), "--out", out], files)
+    assert res.exit_code != 0 and (out / "extra.txt").is_file()

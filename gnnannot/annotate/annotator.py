@@ -269,10 +269,13 @@ class Annotator:
         overlay: bool = True,
         rle_json: bool = True,
         info: dict[str, Any] | None = None,
+        overwrite: bool = False,
     ) -> Path:
         """Write ``masks`` (default: the last interaction's) into the folder ``out``,
         atomically: ``masks/<frame>.png`` palette PNGs, ``rle/<frame>.json`` COCO RLE,
-        ``overlay.mp4``, ``segment.json`` (see :mod:`gnnannot.annotate.exports`)."""
+        ``overlay.mp4``, ``segment.json`` (see :mod:`gnnannot.annotate.exports`; an
+        existing ``out`` that is not a previous export needs ``overwrite``, the video and
+        the cache are never replaced)."""
         from gnnannot.annotate.exports import export_masks
 
         masks = masks if masks is not None else self.masks
@@ -289,7 +292,8 @@ class Annotator:
         }  # fmt: skip
         return export_masks(out, masks, self.video.frames() if overlay else [],
                             prep.frame_names, self.n_objects, self.video.fps, overlay=overlay,
-                            rle_json=rle_json, info=summary, quiet=self.quiet)  # fmt: skip
+                            rle_json=rle_json, info=summary, quiet=self.quiet,
+                            overwrite=overwrite, inputs=[self.video.path, prep.dir])  # fmt: skip
 
     def _run(self, scr: dict[str, Any]) -> Masks:
         prep = self.prepared

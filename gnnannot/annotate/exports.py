@@ -9,6 +9,11 @@ when everything succeeded, :func:`gnnannot.atomic.atomic_dir`)::
                           odd sizes padded by one pixel)
     segment.json          what was run: video, sizes, method, interactions, timings
 
+An existing ``out`` is replaced only when it is a previous export (its ``segment.json``
+manifest and nothing but the files above) or ``overwrite`` is given; a file is never
+turned into a folder, and an ``out`` that is (or holds) an input is always refused
+(:func:`check_out`).
+
 ``<frame>`` is the frame file's stem for a frame folder, the 5-digit index for a video.
 RLE file: ``{"frame": t, "file_name": ..., "height": H, "width": W, "objects":
 [{"object_id": k, "segmentation": {"size": [H, W], "counts": str}, "area": int, "bbox":
@@ -29,10 +34,59 @@ import numpy as np
 
 from gnnannot.annotate import rle
 from gnnannot.atomic import atomic_dir
-from gnnannot.errors import DataError
+from gnnannot.errors import ConfigError, DataError
 from gnnannot.io.palette import PALETTE, write_palette_png
 
-__all__ = ["OverlayWriter", "export_masks", "overlay_frame", "rle_record"]
+__all__ = ["OverlayWriter", "check_out", "export_masks", "is_previous_export", "overlay_frame",
+           "rle_record"]
+
+MANIFEST = "segment.json"
+EXPORT_FORMAT = "gnnannot.export/1"
+EXPORT_ENTRIES = frozenset({"masks", "rle", "overlay.mp4", MANIFEST})
+
+
+def is_previous_export(path: str | os.PathLike[str]) -> bool:
+    """Whether the folder ``path`` holds a gnnannot export and nothing else: a readable
+    ``segment.json`` manifest (with ``format`` or, from older versions, ``outputs``) and
+    only the entries an export writes."""
+    path = Path(path)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        names = {c.name for c in path.iterdir()}
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(manifest, dict)
+        and (manifest.get("format") == EXPORT_FORMAT or "outputs" in manifest)
+        and names <= EXPORT_ENTRIES
+    )
+
+
+def check_out(
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """ConfigError unless writing the export folder ``out`` is safe: ``out`` is absent, an
+    empty folder, a previous export, or (with ``overwrite``) any folder; never a file, and
+    never one of ``inputs`` or a folder holding one."""
+    out = Path(out)
+    target = out.resolve()
+    for p in inputs:
+        src = Path(p).resolve()
+        if target == src or target in src.parents:
+            raise ConfigError(f"--out {out}: would replace the input {p}; choose another folder")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ConfigError(f"--out {out}: exists and is not a folder; refusing to replace it "
+                          "(choose a folder path)")  # fmt: skip
+    if not out.is_dir() or overwrite or is_previous_export(out):
+        return
+    entries = sorted(c.name for c in out.iterdir())
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ConfigError(f"--out {out}: folder exists and is not a gnnannot export (it holds "
+                          f"{shown}); pass --overwrite to replace it, or choose another folder")
 
 
 def overlay_frame(frame: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -95,14 +149,17 @@ def export_masks(
     rle_json: bool = True,
     info: dict[str, Any] | None = None,
     quiet: bool = True,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] = (),
 ) -> Path:
     """Write every frame's mask (``(H, W)`` uint8 ids) as palette PNG, RLE JSON and overlay
     video frame into ``out`` atomically (``out`` is replaced only on success).
     ``frames``: the original RGB frames in order (for the overlay; may be empty when
-    ``overlay`` is False). Returns ``out``."""
+    ``overlay`` is False). ``overwrite``/``inputs``: see :func:`check_out`. Returns ``out``."""
     from gnnannot.progress import track
 
     out = Path(out)
+    check_out(out, overwrite=overwrite, inputs=inputs)
     n = len(frame_names)
     with atomic_dir(out) as tmp:
         (tmp / "masks").mkdir()
@@ -138,7 +195,7 @@ def export_masks(
                 writer.close()
         if count != n:
             raise DataError(f"export: {count} masks for {n} frames")
-        summary = {**(info or {}), "n_frames": n, "n_objects": n_objects,
+        summary = {"format": EXPORT_FORMAT, **(info or {}), "n_frames": n, "n_objects": n_objects,
                    "outputs": {"masks": "masks/", "rle": "rle/" if rle_json else None,
                                "overlay": "overlay.mp4" if overlay else None}}  # fmt: skip
         (tmp / "segment.json").write_text(json.dumps(summary, indent=2) + "\n")

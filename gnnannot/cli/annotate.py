@@ -17,8 +17,11 @@ def annotate(
     port: int = typer.Option(8765, "--port", "-p", help="Local port (0 = any free port)."),
     out: Path | None = typer.Option(
         None, "--out", "-o",
-        help="Export folder (replaced at each export) [default: ./<video name>_gnnannot].",
+        help="Export folder (replaced at each export; an existing folder must be a previous "
+        "export, or pass --overwrite) [default: ./<video name>_gnnannot].",
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing --out folder that is not an export."),
     method: str = method_option(),
     checkpoint: Path = checkpoint_option(),
     work_height: int = typer.Option(
@@ -49,7 +52,8 @@ def annotate(
     try:
         session = WebSession(video, method=method, checkpoint=checkpoint, cache_dir=cache_dir,
                              params=PrepParams(work_height=work_height or None), out=out,
-                             fps=fps, device=device, quiet=quiet)  # fmt: skip
+                             fps=fps, device=device, quiet=quiet,
+                             overwrite=overwrite)  # fmt: skip
         if session.warning:
             console.print(f"[yellow]warning:[/] {session.warning}")
         if session.resumed:

@@ -21,7 +21,12 @@ def segment(
         "object ids, 255 = background stroke, 0 = nothing). Repeat for successive "
         "interactions, in order.",
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (replaced on success)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o",
+        help="Output folder (written on success; an existing one only if it is a previous "
+        "export, or with --overwrite)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing --out folder that is not an export."),
     frame: list[int] = typer.Option(
         [], "--frame", "-f",
         help="0-based frame index of each scribble PNG, in the order the PNGs are given "
@@ -48,15 +53,19 @@ def segment(
     VIDEO is a video file or a folder of frames; each --scribbles file is one interaction,
     in order. --out gets masks/<frame>.png (DAVIS palette PNG, value = object id),
     rle/<frame>.json (COCO RLE per object), overlay.mp4 and segment.json; it is written
-    only when the whole run succeeded (an existing --out is replaced then, kept on error).
+    only when the whole run succeeded (kept as it was on error). An existing --out is
+    replaced only if it is a previous export or with --overwrite; a file, the video
+    itself or a folder holding it are refused.
     Preprocessing is cached per video content, so a rerun with more scribbles is fast.
     """
     from gnnannot.annotate.annotator import Annotator
     from gnnannot.annotate.cache import PrepParams
+    from gnnannot.annotate.exports import check_out
     from gnnannot.annotate.scribble_input import SCRIBBLE_IMAGE_EXTENSIONS, check_object_ids
     from gnnannot.errors import ConfigError
     from gnnannot.progress import log
 
+    check_out(out, overwrite=overwrite, inputs=[video])  # before any work
     n_png = sum(p.suffix.lower() in SCRIBBLE_IMAGE_EXTENSIONS for p in scribbles)
     if frame and len(frame) != n_png:
         raise ConfigError(
@@ -86,5 +95,5 @@ def segment(
         log(f"interaction {i} ({p}): {ann.timings[-1]:.2f} s", quiet)
     assert masks is not None
     t0 = time.perf_counter()
-    ann.export(out, overlay=overlay, rle_json=rle_json)
+    ann.export(out, overlay=overlay, rle_json=rle_json, overwrite=overwrite)
     log(f"wrote {out} ({time.perf_counter() - t0:.1f} s)", quiet)

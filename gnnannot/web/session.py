@@ -91,7 +91,14 @@ class WebSession:
         device: str = "cpu",
         quiet: bool = True,
         warm_up: bool = True,
+        overwrite: bool = False,
     ) -> None:
+        from gnnannot.annotate.exports import check_out
+
+        self.overwrite = overwrite
+        if out is not None:  # refuse an unsafe --out before preprocessing
+            check_out(out, overwrite=overwrite,
+                      inputs=[video.path if isinstance(video, VideoSource) else video])
         self.source = video if isinstance(video, VideoSource) else open_video(video, fps)
         self._ann_kwargs: dict[str, Any] = dict(
             checkpoint=checkpoint, options=options, params=params, cache_dir=cache_dir,
@@ -102,6 +109,7 @@ class WebSession:
         self.prepared = first.prepare()
         self.n_frames = self.prepared.n_frames
         self.out = Path(out) if out is not None else default_out(self.source)
+        check_out(self.out, overwrite=overwrite, inputs=[self.source.path, self.prepared.dir])
         self.store = SessionStore((self.prepared.dir / SESSION_FILE).absolute(), self.n_frames)
         self._lock = threading.RLock()  # serialises changes
         self._render_lock = threading.Lock()  # serialises reads of the superpixel stores
@@ -305,7 +313,8 @@ class WebSession:
     # ------------------------------------------------------------------ export
     def export(self, overlay: bool = True, rle_json: bool = True) -> dict[str, Any]:
         """Write the current masks with the ``gnnannot segment`` writers into :attr:`out`
-        (replaced atomically); returns what was written and the download names."""
+        (replaced atomically; see :func:`gnnannot.annotate.exports.check_out`); returns
+        what was written and the download names."""
         with self._lock:
             if self.masks is None:
                 raise RequestError("nothing to export: submit an interaction first",
@@ -316,7 +325,7 @@ class WebSession:
             t0 = time.perf_counter()
             info = {"session": str(self.store.path), "interface": "web"}
             self.annotator.export(self.out, self.masks, overlay=overlay, rle_json=rle_json,
-                                  info=info)  # fmt: skip
+                                  info=info, overwrite=self.overwrite)  # fmt: skip
             seconds = time.perf_counter() - t0
             names = ["masks.zip"] + (["rle.zip"] if rle_json else [])
             names += ["overlay.mp4"] if overlay else []
