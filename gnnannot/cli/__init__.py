@@ -12,6 +12,7 @@ from gnnannot.cli import benchmark as benchmark_cli
 from gnnannot.cli import data as data_cli
 from gnnannot.cli import flow as flow_cli
 from gnnannot.cli import segment as segment_cli
+from gnnannot.cli import verify as verify_cli
 from gnnannot.errors import GnnAnnotError
 from gnnannot.progress import console
 
@@ -27,6 +28,7 @@ app.add_typer(flow_cli.app, name="flow")
 app.registered_commands += benchmark_cli.app.registered_commands
 app.registered_commands += segment_cli.app.registered_commands
 app.registered_commands += annotate_cli.app.registered_commands
+app.registered_commands += verify_cli.app.registered_commands
 
 
 def _version(value: bool) -> None:
@@ -47,7 +49,7 @@ def _root(
 def main() -> None:
     """Console-script entry point: run the app, print gnnannot errors as one line."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # click returns (not raises) Exit codes here
     except GnnAnnotError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         sys.exit(2)
@@ -63,3 +65,5 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)

@@ -732,9 +732,30 @@ def _pool_context() -> Any:
     return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
 
-def _worker_init() -> None:
-    """Pool worker set-up: Blosc decompression on the calling thread only (the workers
-    already fill the cores; numcodecs would otherwise start its own threads in each)."""
+PARENT_POLL_S = 0.2
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker process as soon as its parent is gone (a killed stage must not
+    leave workers writing or hanging: they would be re-parented, and never told)."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _worker_init(parent: int | None = None) -> None:
+    """Pool worker set-up: a daemon thread that ends the worker when ``parent`` dies
+    (:func:`_watch_parent`), and Blosc decompression on the calling thread only (the
+    workers already fill the cores; numcodecs would otherwise start its own threads)."""
+    if parent is not None:
+        import threading
+
+        if os.getppid() != parent:  # the parent died before this worker started
+            os._exit(1)
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                         name="watch-parent").start()  # fmt: skip
     try:
         import numcodecs.blosc
 
@@ -775,7 +796,7 @@ def map_videos(
         order.sort(key=lambda i: -sizes[i])  # stable: ties keep the job order
     ctx = _pool_context()
     with _single_threaded_opencv(), ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_worker_init
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
     ) as pool:
         futs = {pool.submit(fn, *jobs[i]): i for i in order}
         with make_progress(quiet) as progress:
