@@ -15,8 +15,6 @@ numpy arrays/scalars (arrays are stored as tensors, scalars as Python numbers).
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +97,35 @@ def save_checkpoint(
         torch.save(payload, tmp)
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """``str(exc)`` on one line (PyTorch's messages span many), at most ``limit`` chars."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _state_mismatch(want: dict[str, Any], have: dict[str, Any]) -> str:
+    """One line naming the missing, unexpected and wrongly shaped weights ('' if none)."""
+
+    def names(keys: list[str]) -> str:
+        return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+    missing = sorted(k for k in want if k not in have)
+    unexpected = sorted(str(k) for k in have if k not in want)
+    shapes = sorted(
+        f"{k} {tuple(getattr(have[k], 'shape', ()))} vs {tuple(want[k].shape)}"
+        for k in want
+        if k in have and tuple(getattr(have[k], "shape", ())) != tuple(want[k].shape)
+    )
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing ({names(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected ({names(unexpected)})")
+    if shapes:
+        parts.append(f"{len(shapes)} of another shape (stored vs expected: {names(shapes)})")
+    return "; ".join(parts)
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     expected_params: dict[str, Any] | None = None,
@@ -127,10 +154,9 @@ def load_checkpoint(
         raise DataError(f"checkpoint {path}: file not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError,
-            zipfile.BadZipFile, AttributeError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any unreadable file (a text file: KeyError)
         raise DataError(f"checkpoint {path}: cannot read it (corrupt or not a gnnannot "
-                        f"checkpoint): {type(exc).__name__}: {str(exc)[:300]}") from exc
+                        f"checkpoint): {type(exc).__name__}: {_one_line(exc)}") from exc
     if not isinstance(payload, dict):
         raise DataError(f"checkpoint {path}: expected a dict, found {type(payload).__name__}")
     for key in _REQUIRED:
@@ -161,11 +187,18 @@ def load_checkpoint(
         model = GNNAnnot.from_params(params)
     except (ConfigError, TypeError) as exc:
         raise DataError(f"checkpoint {path}: invalid 'model_params': {exc}") from exc
+    state = payload["state_dict"]
+    if not isinstance(state, dict):
+        raise DataError(f"checkpoint {path}: 'state_dict' expected a dict, found "
+                        f"{type(state).__name__}")
+    problems = _state_mismatch(model.state_dict(), state)
+    if problems:
+        raise DataError(f"checkpoint {path}: weights do not match 'model_params': {problems}")
     try:
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (RuntimeError, TypeError, AttributeError) as exc:
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:  # noqa: BLE001 - e.g. a tensor of another dtype
         raise DataError(f"checkpoint {path}: weights do not match 'model_params': "
-                        f"{str(exc)[:500]}") from exc
+                        f"{_one_line(exc)}") from exc
     model.to(map_location).eval()
     meta = {"model_params": params, "extra": payload.get("extra", {}),
             "version": payload["version"], "path": str(path)}
