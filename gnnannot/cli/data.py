@@ -26,6 +26,12 @@ def synthetic(
 ) -> None:
     """Generate the deterministic synthetic dataset into OUT."""
     from gnnannot.data.prepare import prepare_dataset
+    from gnnannot.errors import ConfigError
+
+    for name, value in (("--n-train", n_train), ("--n-val", n_val)):
+        if value < 1:  # checked before any work: the DAVIS layout needs both splits
+            raise ConfigError(f"{name}: expected at least 1 video (the DAVIS layout needs "
+                              f"non-empty train and val splits), found {value}")  # fmt: skip
 
     prepare_dataset(
         "synthetic",

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
+from gnnannot.atomic import pid_alive as pid_alive
+from gnnannot.atomic import temp_owner as temp_owner
 from gnnannot.errors import DataError
 
 TMP_PREFIX = ".tmp-"
@@ -50,31 +52,6 @@ def temp_name(prefix: str, seq: str) -> str:
     import uuid
 
     return f"{prefix}{seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def temp_owner(name: str) -> int | None:
-    """The pid in a temporary's name (None if it has none: an unknown leftover)."""
-    parts = name.rsplit("-", 2)
-    if len(parts) == 3 and parts[1].isdigit():
-        return int(parts[1])
-    return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie counts as dead)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def clean_temporaries(store: str | os.PathLike[str]) -> list[str]:
