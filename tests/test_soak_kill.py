@@ -1,8 +1,9 @@
 """Soak: 20 kill -9 moments across the preprocessing stages (flow, superpixels, features,
 graphs; two pool workers each), each followed by a rerun that may be killed again (runs
 alternate between two settings, so that every run has work to do: new groups replace
-complete ones); the final uninterrupted run with the first settings must leave every store byte-identical to an uninterrupted build,
-with no temporaries left and every orphaned pool worker gone.
+complete ones); the final uninterrupted run with the first settings must leave every
+store byte-identical to an uninterrupted build, with no temporaries left and every
+orphaned pool worker gone.
 
 The stage process is forked from the test (no interpreter start-up per run), so the kill
 moments fall inside the stages' work; moments are drawn from a fixed seed, uniformly over
