@@ -5,35 +5,69 @@ complete ones); the final uninterrupted run with the first settings must leave e
 store byte-identical to an uninterrupted build, with no temporaries left and every
 orphaned pool worker gone.
 
-The stage process is forked from the test (no interpreter start-up per run), so the kill
-moments fall inside the stages' work; moments are drawn from a fixed seed, uniformly over
-the measured length of a full build."""
+Each build is a process forked by a small server process (:data:`SERVER`, started once,
+with the modules imported and no threads), so no interpreter start-up falls inside the
+drawn kill moments, and nothing is forked from the multi-threaded test process. Moments
+are drawn from a fixed seed, uniformly over the measured length of a full build."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 
 from gnnannot.data import davis
-from gnnannot.features import build_feature_store
-from gnnannot.flow import build_flow_store
-from gnnannot.graph import build_graph_store
-from gnnannot.io import graph_store as gs
 from gnnannot.io.store_guard import pid_alive
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
 
-H, W, T = 48, 64, 4
+REPO = Path(__file__).resolve().parents[1]
+H, W, T = 48, 64, 3
 KILLS = 20
 STORES = ("flow", "superpixels", "features", "graphs")
 
+SERVER = textwrap.dedent("""
+    import os, sys, traceback
+    from gnnannot.features import build_feature_store
+    from gnnannot.flow import build_flow_store
+    from gnnannot.graph import build_graph_store
+    from gnnannot.io import graph_store as gs
+    from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+
+    VARIANTS = (("ultrafast", 40), ("fast", 44))  # (flow preset, superpixels) per run
+
+    def build_all(root, out, variant):
+        preset, n_segments = VARIANTS[variant]
+        fl, sp, ft, gr = (os.path.join(out, f"{n}.zarr")
+                          for n in ("flow", "superpixels", "features", "graphs"))
+        build_flow_store(root, fl, preset=preset, quiet=True)
+        build_superpixel_store(root, sp, fl, SuperpixelParams(n_segments=n_segments),
+                               workers=2, quiet=True)
+        build_feature_store(root, ft, sp, fl, workers=2, quiet=True)
+        build_graph_store(gr, sp, ft, fl, gs.dataset_sequences(root), workers=2, quiet=True)
+
+    for line in sys.stdin:  # "<root> <out> <variant>": fork one build, report pid and status
+        root, out, variant = line.split()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                build_all(root, out, int(variant))
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        print(pid, flush=True)
+        print(os.waitpid(pid, 0)[1], flush=True)
+""")
+
 
 def _dataset(root: Path) -> None:
-    for i, name in enumerate(("a", "b", "c")):
+    for i, name in enumerate(("a", "b")):
         rng = np.random.default_rng(i)
         img = np.kron(rng.integers(0, 255, (H // 8, W // 8, 3), dtype=np.uint8),
                       np.ones((8, 8, 1), np.uint8))  # fmt: skip
@@ -41,22 +75,8 @@ def _dataset(root: Path) -> None:
         masks = np.zeros((T, H, W), np.uint8)
         masks[:, 8:24, 16:40] = 1
         davis.write_sequence(root, name, frames, masks)
-    davis.write_split(root, "train", ["a", "b"])
-    davis.write_split(root, "val", ["c"])
-
-
-VARIANTS = (("ultrafast", 40), ("fast", 44))  # (flow preset, superpixels) of run i % 2
-
-
-def _build_all(root: str, out: str, variant: int = 0) -> None:
-    """The four preprocessing stages, as the pipeline runs them."""
-    preset, n_segments = VARIANTS[variant]
-    fl, sp, ft, gr = (os.path.join(out, f"{n}.zarr") for n in STORES)
-    build_flow_store(root, fl, preset=preset, quiet=True)
-    build_superpixel_store(root, sp, fl, SuperpixelParams(n_segments=n_segments), workers=2,
-                           quiet=True)  # fmt: skip
-    build_feature_store(root, ft, sp, fl, workers=2, quiet=True)
-    build_graph_store(gr, sp, ft, fl, gs.dataset_sequences(root), workers=2, quiet=True)
+    davis.write_split(root, "train", ["a"])
+    davis.write_split(root, "val", ["b"])
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -77,46 +97,68 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+class _Server:
+    """The fork server (see module doc) as a subprocess with line-based stdin/stdout."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER], env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+
+    def start(self, root: Path, out: Path, variant: int) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{root} {out} {variant}\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def status(self) -> int:
+        assert self.proc.stdout is not None
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(60)
+
+
 def test_random_kills_end_with_identical_stores(tmp_path):
     root = tmp_path / "davis"
     _dataset(root)
-    ctx = mp.get_context("fork")
     ref, soak = tmp_path / "ref", tmp_path / "soak"
-    t0 = time.perf_counter()
-    p = ctx.Process(target=_build_all, args=(str(root), str(ref)))
-    p.start()
-    p.join()
-    full = time.perf_counter() - t0
-    assert p.exitcode == 0
-    rng = np.random.default_rng(20261202)
-    orphans: list[int] = []
-    killed = 0
-    for i, delay in enumerate(rng.uniform(0.0, full, KILLS)):
-        p = ctx.Process(target=_build_all, args=(str(root), str(soak), i % 2))
-        p.start()
-        deadline = time.perf_counter() + delay
-        workers: set[int] = set()
-        while time.perf_counter() < deadline and p.is_alive():
-            workers.update(_children(p.pid))
-            time.sleep(min(0.02, max(0.0, deadline - time.perf_counter())))
-        workers.update(_children(p.pid))
-        if p.is_alive():
-            killed += 1
-            os.kill(p.pid, signal.SIGKILL)
-        p.join()
-        orphans.extend(workers)
-    end = time.monotonic() + 30  # orphaned workers notice their parent is gone (0.2 s poll)
-    while any(pid_alive(w) for w in orphans) and time.monotonic() < end:
-        time.sleep(0.1)
-    alive = [w for w in orphans if pid_alive(w)]
-    for w in alive:
-        os.kill(w, signal.SIGKILL)
-    assert alive == []
-    assert killed >= KILLS // 4  # kills landed while a build was running
-    p = ctx.Process(target=_build_all, args=(str(root), str(soak)))
-    p.start()
-    p.join()
-    assert p.exitcode == 0
+    server = _Server()
+    try:
+        t0 = time.perf_counter()
+        server.start(root, ref, 0)
+        assert server.status() == 0
+        full = time.perf_counter() - t0
+        rng = np.random.default_rng(20261202)
+        orphans: list[int] = []
+        killed = 0
+        for i, delay in enumerate(rng.uniform(0.0, full, KILLS)):
+            pid = server.start(root, soak, i % 2)
+            deadline = time.perf_counter() + delay
+            workers: set[int] = set()
+            while time.perf_counter() < deadline and pid_alive(pid):
+                workers.update(_children(pid))
+                time.sleep(min(0.02, max(0.0, deadline - time.perf_counter())))
+            workers.update(_children(pid))
+            if pid_alive(pid):
+                killed += 1
+                os.kill(pid, signal.SIGKILL)
+            assert server.status() in (0, signal.SIGKILL)  # finished or killed, never failed
+            orphans.extend(workers)
+        end = time.monotonic() + 30  # orphaned workers notice their parent is gone
+        while any(pid_alive(w) for w in orphans) and time.monotonic() < end:
+            time.sleep(0.1)
+        alive = [w for w in orphans if pid_alive(w)]
+        for w in alive:
+            os.kill(w, signal.SIGKILL)
+        assert alive == []
+        assert killed >= KILLS // 4  # kills landed while a build was running
+        server.start(root, soak, 0)
+        assert server.status() == 0
+    finally:
+        server.close()
     for name in STORES:
         a, b = _tree(ref / f"{name}.zarr"), _tree(soak / f"{name}.zarr")
         assert sorted(a) == sorted(b), name  # same files: no temporaries, no extra groups
