@@ -62,19 +62,39 @@ def _is_factory(method: MethodLike) -> bool:
     return inspect.isclass(method) or not hasattr(method, "interact")
 
 
-def limit_threads(n: int = 1) -> int | None:
-    """Use ``n`` torch threads in this process (and ``n`` OpenMP/BLAS threads in processes
-    started after this), so that sessions give the same results with any number of
-    workers and any scheduling. Returns the previous torch thread count."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(n: int = 1) -> Callable[[], None]:
+    """Use ``n`` threads for torch and for the BLAS/OpenMP pools already loaded in this
+    process (threadpoolctl), and ``n`` in processes started from it, so that sessions give
+    the same results with any number of workers, and two workers on two cores do not
+    oversubscribe them. Returns a function restoring the previous settings."""
+    from threadpoolctl import threadpool_limits
+
+    saved_env = {v: os.environ.get(v) for v in _THREAD_VARS}
+    for var in _THREAD_VARS:
         os.environ[var] = str(n)
+    limiter = threadpool_limits(limits=n)
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
-        return None
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    return previous
+        torch = None  # type: ignore[assignment]
+    previous = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(n)
+
+    def restore() -> None:
+        limiter.restore_original_limits()
+        for var, value in saved_env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        if torch is not None and previous is not None:
+            torch.set_num_threads(previous)
+
+    return restore
 
 
 class _Runner:
@@ -140,16 +160,21 @@ def _outcomes(
     tasks: list[_Task], method: MethodLike, workers: int, threads: int
 ) -> Iterator[_Outcome]:
     """Outcomes in task order, computed here or by ``workers`` processes."""
-    if workers <= 1 or len(tasks) <= 1:
-        previous = limit_threads(threads)
-        try:
+    restore = limit_threads(threads)  # workers inherit the environment variables
+    try:
+        if workers <= 1 or len(tasks) <= 1:
             runner = _Runner(method)
             for task in tasks:
                 yield runner.run(task)
-        finally:
-            if previous is not None:
-                limit_threads(previous)
-        return
+        else:
+            yield from _pool_outcomes(tasks, method, workers, threads)
+    finally:
+        restore()
+
+
+def _pool_outcomes(
+    tasks: list[_Task], method: MethodLike, workers: int, threads: int
+) -> Iterator[_Outcome]:
     if not _is_factory(method):
         raise ConfigError("workers > 1 needs a picklable method factory (a class or "
                           "functools.partial), not a method instance")
