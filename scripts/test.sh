@@ -24,7 +24,7 @@ fi
 # dependency pins, test-only; the test module shims the few NumPy/networkx aliases it uses.
 if ! python -c "import davisinteractive" 2>/dev/null; then
   echo "test.sh: installing davisinteractive 1.0.4 (test-only, official conformance tests)"
-  python -m pip install --disable-pip-version-check -q Cython absl-py scikit-learn six
+  # its imports (absl-py, scikit-learn, six, Cython) are pinned in scripts/requirements.lock
   python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
     davisinteractive==1.0.4
 fi

@@ -3,11 +3,13 @@ every configured method; writes ``metrics/summary.json`` and plot data."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
+from gnnannot.ivos.stats import BOOTSTRAP_DEFAULTS
 from gnnannot.methods.compare import compare_methods
 from gnnannot.methods.registry import METHODS, make_method
 from stages.common import choice, param, stage_main
@@ -26,9 +28,15 @@ def run(params: dict[str, Any], quiet: bool) -> None:
                               f"{METHODS}")
     robot = param(params, "benchmark.robot", dict)
 
-    def factory(name: str):
-        return lambda: make_method(
-            name, graph_store=GRAPH_STORE, dataset_root=root,
+    boot = param(params, "benchmark.bootstrap", dict, {}) or {}
+    unknown = set(boot) - set(BOOTSTRAP_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"params.yaml: benchmark.bootstrap has unknown keys {sorted(unknown)} "
+                          f"(allowed {sorted(BOOTSTRAP_DEFAULTS)})")
+
+    def factory(name: str) -> functools.partial:  # picklable: runs in worker processes
+        return functools.partial(
+            make_method, name, graph_store=GRAPH_STORE, dataset_root=root,
             checkpoint=CHECKPOINT if name == "gnn" else None,
             options=param(params, f"benchmark.options.{name}", dict, {}) or {},
         )
@@ -39,6 +47,8 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         {n: factory(n) for n in names},
         Path("metrics"),
         quiet=quiet,
+        bootstrap=boot,
+        workers=param(params, "benchmark.workers", int, 1),
         metric=choice(params, "benchmark.metric", ("J", "J_AND_F")),
         max_interactions=param(params, "benchmark.max_interactions", int),
         max_time=param(params, "benchmark.max_time", float),

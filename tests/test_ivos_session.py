@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gnnannot.data import davis
-from gnnannot.errors import DataError
+from gnnannot.errors import ConfigError, DataError
 from gnnannot.ivos import (
     REPORT_COLUMNS,
     InteractiveMethod,
@@ -182,3 +182,26 @@ def test_run_benchmark_on_synthetic_dataset(tmp_path):
     (davis.scribbles_dir(root, "toy") / "003.json").write_text("{not json")
     with pytest.raises(DataError, match="003.json: malformed scribble JSON"):
         run_benchmark(root, ["toy"], ScribbleOnlyMethod(), quiet=True)
+
+
+def test_parallel_benchmark_equals_serial(tmp_path):
+    root = tmp_path / "DAVIS"
+    rng = np.random.default_rng(1)
+    for name, n in (("toy", 4), ("toy2", 3)):
+        video, gt, scribble = _video(n_frames=n)
+        frames = rng.integers(0, 255, size=(n, 40, 60, 3), dtype=np.uint8)
+        davis.write_sequence(root, name, frames, gt)
+        for idx in (1, 2, 3):
+            davis.write_scribble(davis.scribbles_dir(root, name) / f"{idx:03d}.json", scribble)
+    serial, s1 = run_benchmark(root, ["toy", "toy2"], ScribbleOnlyMethod(), max_interactions=3,
+                               session_id="m", quiet=True)
+    par, s2 = run_benchmark(root, ["toy", "toy2"], ScribbleOnlyMethod, max_interactions=3,
+                            session_id="m", workers=2, quiet=True)
+    cols = [c for c in REPORT_COLUMNS if c != "timing"]  # method time is measured anew
+    pd.testing.assert_frame_equal(serial[cols], par[cols])
+    assert serial.attrs["samples"] == par.attrs["samples"] == [
+        ("toy", 1, 2), ("toy", 2, 2), ("toy", 3, 2), ("toy2", 1, 2), ("toy2", 2, 2),
+        ("toy2", 3, 2)]
+    assert s1["curve"]["J"] == s2["curve"]["J"]
+    with pytest.raises(ConfigError, match="picklable method factory"):
+        run_benchmark(root, ["toy", "toy2"], ScribbleOnlyMethod(), workers=2, quiet=True)

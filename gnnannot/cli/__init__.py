@@ -9,6 +9,7 @@ import typer
 from gnnannot import __version__
 from gnnannot.cli import annotate as annotate_cli
 from gnnannot.cli import benchmark as benchmark_cli
+from gnnannot.cli import compare as compare_cli
 from gnnannot.cli import data as data_cli
 from gnnannot.cli import flow as flow_cli
 from gnnannot.cli import segment as segment_cli
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.add_typer(flow_cli.app, name="flow")
 app.registered_commands += benchmark_cli.app.registered_commands
+app.registered_commands += compare_cli.app.registered_commands
 app.registered_commands += segment_cli.app.registered_commands
 app.registered_commands += annotate_cli.app.registered_commands
 app.registered_commands += verify_cli.app.registered_commands

@@ -149,15 +149,18 @@ def background_canvas(h: int, w: int, rng: np.random.Generator) -> tuple:
     base, name = random_photo(h, w, rng)
     if rng.random() < 0.4:
         other, _ = random_photo(h, w, rng, exclude=name)
-        xs = np.arange(w, dtype=np.float32)
+        xs = np.arange(w, dtype=np.float64)  # float64: see gnnannot/data/numerics.py
         horizon = h * rng.uniform(0.3, 0.7) + sum(
             h * rng.uniform(0.01, 0.06) * np.sin(2 * np.pi * xs / w * k + rng.uniform(0, 6.3))
             for k in (1, 2, 3)
         )
-        ys = np.arange(h, dtype=np.float32)[:, None]
+        ys = np.arange(h, dtype=np.float64)[:, None]
         soft = max(1.0, 0.004 * h)
         a = 1.0 / (1.0 + np.exp(np.clip((horizon[None, :] - ys) / soft, -50, 50)))
-        base = (base * (1 - a[..., None]) + other * a[..., None]).astype(np.uint8)
+        # base + (other - base) * a, rounded: exact where the photos agree, so a last-bit
+        # difference of exp (CPU-dependent) cannot flip a pixel (gnnannot/data/numerics.py)
+        blend = base + (other.astype(np.float64) - base) * a[..., None]
+        base = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         base = add_detail(base, rng, rng.uniform(0.04, 0.14))
     return base, name

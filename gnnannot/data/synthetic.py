@@ -41,13 +41,14 @@ import cv2
 import numpy as np
 
 from gnnannot.atomic import write_json
-from gnnannot.data import _shapes, _strokes, _textures
+from gnnannot.data import _shapes, _strokes, _textures, numerics
 from gnnannot.data.davis import (
     read_annotations,
     write_scribble,
     write_sequence,
     write_split,
 )
+from gnnannot.data.numerics import portable_numerics
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.progress import track
 
@@ -174,7 +175,7 @@ def _background(
         )
         cam = np.clip(cam, 0, [cw - w, ch - h])
         if rng.random() < 0.5:
-            zoom = np.exp(_walk(rng, n, [rng.uniform(0, 0.08)], [rng.normal(0, 0.004)],
+            zoom = numerics.exp(_walk(rng, n, [rng.uniform(0, 0.08)], [rng.normal(0, 0.004)],
                                 np.zeros(1), np.full(1, 0.1), 0.001, 0.01)[:, 0])
             zoom = np.clip(zoom, 1.0, 1.105)
         else:
@@ -250,8 +251,10 @@ def _place_objects(
         spin = _walk(rng, n, [rng.uniform(-0.5, 0.5)], [np.deg2rad(rng.uniform(-2, 2))],
                      np.full(1, -0.9), np.full(1, 0.9), np.deg2rad(0.3), np.deg2rad(3.0))[:, 0]
         logs = _walk(rng, n, [rng.uniform(-0.15, 0.15)], [rng.normal(0, 0.012)],
-                     np.full(1, np.log(0.75)), np.full(1, np.log(1.3)), 0.004, 0.03)[:, 0]
-        scale = np.exp(np.clip(logs, np.log(0.7), np.log(1.3))) / 1.3  # sprite drawn at 1.3
+                     numerics.log(np.full(1, 0.75)), numerics.log(np.full(1, 1.3)),
+                     0.004, 0.03)[:, 0]
+        log_lo, log_hi = numerics.log(np.array([0.7, 1.3]))
+        scale = numerics.exp(np.clip(logs, log_lo, log_hi)) / 1.3  # sprite drawn at 1.3
         c_src = (np.array(layer.alpha.shape[::-1], float) - 1) / 2.0
         for t in range(n):
             layer.maps[t] = _affine(scale[t], spin[t], c_src, pos[t])
@@ -355,7 +358,7 @@ def _pick_scribble_frame(masks: np.ndarray, k: int) -> int:
     the middle."""
     n = len(masks)
     areas = np.stack([(masks == i).sum(axis=(1, 2)) for i in range(1, k + 1)], axis=1)
-    score = np.log(areas + 1.0).sum(axis=1) - 1e-3 * np.abs(np.arange(n) - (n - 1) / 2)
+    score = numerics.log(areas + 1.0).sum(axis=1) - 1e-3 * np.abs(np.arange(n) - (n - 1) / 2)
     return int(np.argmax(score))
 
 
@@ -482,6 +485,7 @@ def _render_scene(
     return frames, masks, visibility, fw, bw
 
 
+@portable_numerics()  # same pixels on every x86-64 CPU (gnnannot/data/numerics.py)
 def make_video(
     seed: int,
     name: str,

@@ -28,6 +28,7 @@ from gnnannot.ivos.robot import METRICS
 __all__ = [
     "curve_rows",
     "interaction_rows",
+    "reconstruct_scores",
     "samples_from_report",
     "summarize_report",
     "write_plot_data",
@@ -85,6 +86,34 @@ def _reconstruct(
     return pd.DataFrame(values, index=mi, columns=_VALUE_COLUMNS)
 
 
+def _object_means(report: pd.DataFrame) -> pd.DataFrame:
+    keys = ["interaction", "sequence", "scribble_idx", "object_id"]
+    if len(report):
+        return report.groupby(keys)[_VALUE_COLUMNS].mean()
+    return report.set_index(keys)[_VALUE_COLUMNS]
+
+
+def _max_interactions(report: pd.DataFrame, max_interactions: int | None) -> int:
+    if max_interactions:
+        return int(max_interactions)
+    last = report["interaction"].max() if len(report) else np.nan
+    return 1 if pd.isna(last) else int(last)
+
+
+def reconstruct_scores(
+    report: pd.DataFrame,
+    samples: Sequence[tuple[str, int, int]] | None = None,
+    max_interactions: int | None = 8,
+) -> pd.DataFrame:
+    """Per (interaction, sequence, scribble_idx, object_id): the mean over frames of
+    jaccard, contour, j_and_f and timing, every sample's interactions 1..max present
+    (missing ones repeat the previous scores at zero time, zeros before the first)."""
+    _check_report(report)
+    samples = list(samples) if samples is not None else samples_from_report(report)
+    return _reconstruct(_object_means(report), samples,
+                        _max_interactions(report, max_interactions))
+
+
 def summarize_report(
     report: pd.DataFrame,
     *,
@@ -107,17 +136,8 @@ def summarize_report(
     samples = list(samples) if samples is not None else samples_from_report(report)
     if not samples:
         raise DataError("report: no sample to summarise")
-    keys = ["interaction", "sequence", "scribble_idx", "object_id"]
-    if len(report):
-        df = report.groupby(keys)[_VALUE_COLUMNS].mean()
-    else:
-        df = report.set_index(keys)[_VALUE_COLUMNS]
-    if max_interactions:
-        max_i = int(max_interactions)
-    else:
-        last = report["interaction"].max() if len(report) else np.nan
-        max_i = 1 if pd.isna(last) else int(last)
-
+    max_i = _max_interactions(report, max_interactions)
+    df = _object_means(report)
     dfr = _reconstruct(df, samples, max_i)
     df_average = dfr.groupby(level="interaction").mean()
     metric_values = np.concatenate(([0.0], df_average[_METRIC_COLUMN[metric]].to_numpy()))
