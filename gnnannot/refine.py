@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from gnnannot.errors import ConfigError
-from gnnannot.ivos.scribbles import rasterize_scribbles
+from gnnannot.ivos.scribbles import annotated_frames, rasterize_scribbles
 
 __all__ = [
     "REFINE_DEFAULTS",
@@ -257,11 +257,16 @@ class MaskRefiner:
         """Record the scribbled pixels of one interaction (a DAVIS scribble dict)."""
         for t, img in rasterize_scribbles(scribble, self.height, self.width).items():
             have = self.scribbles.get(t)
-            if have is None:
-                self.scribbles[t] = img.copy()
-            else:
-                hit = img >= 0
-                have[hit] = img[hit]
+            if have is not None:  # a new array: snapshots keep the old one
+                img = np.where(img >= 0, img, have).astype(np.int16)
+            self.scribbles[t] = img
+
+    def snapshot(self) -> MaskRefiner:
+        """A refiner with the scribbles so far that later :meth:`add` calls leave alone
+        (for masks that must stay those of one interaction)."""
+        out = MaskRefiner(self.frames, self.height, self.width, self.params)
+        out.scribbles = dict(self.scribbles)
+        return out
 
     def __call__(self, t: int, mask: np.ndarray) -> np.ndarray:
         """Refined ``(H, W) uint8`` mask of frame ``t``."""
@@ -306,7 +311,7 @@ class RefinedMethod:
             raise RuntimeError("RefinedMethod.interact called before start")
         raw = np.array(self.method.interact(scribble), dtype=np.uint8, copy=True)
         self.refiner.add(scribble)
-        scribbled = set(rasterize_scribbles(scribble, *raw.shape[1:]))
+        scribbled = set(annotated_frames(scribble))
         out = raw.copy()
         for t in range(raw.shape[0]):
             if (self._raw is not None and self._refined is not None and t not in scribbled

@@ -10,6 +10,7 @@ from gnnannot.data import davis
 from gnnannot.errors import ConfigError
 from gnnannot.methods.compare import compare_methods
 from gnnannot.methods.registry import METHODS, make_method
+from gnnannot.refine import refine_params, with_refinement
 from stages.common import choice, param, stage_main
 
 GRAPH_STORE = "data/graphs.zarr"
@@ -26,12 +27,14 @@ def run(params: dict[str, Any], quiet: bool) -> None:
                               f"{METHODS}")
     robot = param(params, "benchmark.robot", dict)
 
+    refine = refine_params(param(params, "benchmark.refine", dict, {}) or {})
+
     def factory(name: str):
-        return lambda: make_method(
+        return lambda: with_refinement(make_method(
             name, graph_store=GRAPH_STORE, dataset_root=root,
             checkpoint=CHECKPOINT if name == "gnn" else None,
             options=param(params, f"benchmark.options.{name}", dict, {}) or {},
-        )
+        ), refine)
 
     compare_methods(
         root,
