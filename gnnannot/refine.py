@@ -65,6 +65,7 @@ class RefineParams:
     radius: int = 8
     eps: float = 1e-4
     subsample: int = 2
+    iterations: int = 1
 
     def __post_init__(self) -> None:
         if self.band < 1:
@@ -75,6 +76,8 @@ class RefineParams:
             raise ConfigError(f"refine.eps must be > 0, found {self.eps}")
         if self.subsample < 1:
             raise ConfigError(f"refine.subsample must be >= 1, found {self.subsample}")
+        if self.iterations < 1:
+            raise ConfigError(f"refine.iterations must be >= 1, found {self.iterations}")
 
 
 REFINE_DEFAULTS = RefineParams()
@@ -225,13 +228,16 @@ def refine_frame(
     crop = out[y0:y1, x0:x1]
     sub_band = _within(edge[y0:y1, x0:x1], params.band)
     labels = np.unique(crop)
-    # the filter is linear and the one-hot maps sum to 1: filter all labels but the first
-    # and give the first 1 - their sum
-    maps = (crop[None] == labels[1:, None, None]).astype(np.float32)
     guide = image[y0:y1, x0:x1].astype(np.float32) * np.float32(1.0 / 255.0)
-    q = guided_filter(guide, maps, params.radius, params.eps, params.subsample, sub_band)
-    scores = np.concatenate([1.0 - q.sum(axis=0, keepdims=True), q], axis=0)
-    crop[sub_band] = labels[scores.argmax(axis=0)]
+    for it in range(params.iterations):
+        if it and hit is not None:
+            out[hit] = scribble[hit].astype(np.uint8)
+        # the filter is linear and the one-hot maps sum to 1: filter all labels but the
+        # first and give the first 1 - their sum
+        maps = (crop[None] == labels[1:, None, None]).astype(np.float32)
+        q = guided_filter(guide, maps, params.radius, params.eps, params.subsample, sub_band)
+        scores = np.concatenate([1.0 - q.sum(axis=0, keepdims=True), q], axis=0)
+        crop[sub_band] = labels[scores.argmax(axis=0)]
     if hit is not None:
         out[hit] = scribble[hit].astype(np.uint8)
     return out
