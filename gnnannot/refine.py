@@ -28,6 +28,7 @@ frames on demand for :class:`gnnannot.annotate.Annotator`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -290,6 +291,8 @@ class RefinedMethod:
     """A session method whose masks are refined by :func:`refine_frame`: ``start`` and
     ``interact`` call the wrapped method's, then refine every frame. A frame whose raw
     mask and scribbles did not change since the last interaction reuses its refined mask.
+    ``timings`` holds ``(method seconds, refinement seconds)`` of every ``interact`` (all
+    sessions).
     Other attributes (``graph``, ``seeds``, ``name``, ...) are the wrapped method's."""
 
     def __init__(self, method: Any, params: RefineParams = REFINE_DEFAULTS) -> None:
@@ -298,6 +301,7 @@ class RefinedMethod:
         self.refiner: MaskRefiner | None = None
         self._raw: np.ndarray | None = None
         self._refined: np.ndarray | None = None
+        self.timings: list[tuple[float, float]] = []  # (method s, refinement s) each call
 
     def __getattr__(self, name: str) -> Any:
         if name == "method":  # not yet set (e.g. during unpickling)
@@ -315,7 +319,9 @@ class RefinedMethod:
         """The wrapped method's ``(T, H, W) uint8`` masks, refined."""
         if self.refiner is None:
             raise RuntimeError("RefinedMethod.interact called before start")
+        t0 = time.perf_counter()
         raw = np.array(self.method.interact(scribble), dtype=np.uint8, copy=True)
+        t1 = time.perf_counter()
         self.refiner.add(scribble)
         scribbled = set(annotated_frames(scribble))
         out = raw.copy()
@@ -326,7 +332,9 @@ class RefinedMethod:
             else:
                 out[t] = self.refiner(t, raw[t])
         self._raw, self._refined = raw, out
-        return out.copy()
+        out = out.copy()
+        self.timings.append((t1 - t0, time.perf_counter() - t1))
+        return out
 
 
 def with_refinement(method: Any, params: RefineParams | bool | dict[str, Any] | None) -> Any:
