@@ -84,9 +84,12 @@ class RefineParams:
 REFINE_DEFAULTS = RefineParams()
 
 
-def refine_params(value: RefineParams | bool | dict[str, Any] | None) -> RefineParams:
+def refine_params(
+    value: RefineParams | bool | dict[str, Any] | None, where: str = "refine"
+) -> RefineParams:
     """:class:`RefineParams` from a bool (on with the defaults / off), a dict of its
-    fields (e.g. params.yaml's ``benchmark.refine``), None (the defaults) or itself."""
+    fields (e.g. params.yaml's ``benchmark.refine``), None (the defaults) or itself;
+    ``where`` names the source in errors."""
     if value is None or value is True:
         return REFINE_DEFAULTS
     if value is False:
@@ -97,9 +100,9 @@ def refine_params(value: RefineParams | bool | dict[str, Any] | None) -> RefineP
         known = {f.name for f in fields(RefineParams)}
         bad = sorted(set(value) - known)
         if bad:
-            raise ConfigError(f"refine: unknown keys {bad}; expected some of {sorted(known)}")
+            raise ConfigError(f"{where}: unknown keys {bad}; expected some of {sorted(known)}")
         return RefineParams(**{**asdict(REFINE_DEFAULTS), **value})
-    raise ConfigError(f"refine: expected a bool or a mapping, found {type(value).__name__}")
+    raise ConfigError(f"{where}: expected a bool or a mapping, found {type(value).__name__}")
 
 
 def label_boundaries(mask: np.ndarray) -> np.ndarray:

@@ -27,7 +27,8 @@ def run(params: dict[str, Any], quiet: bool) -> None:
                               f"{METHODS}")
     robot = param(params, "benchmark.robot", dict)
 
-    refine = refine_params(param(params, "benchmark.refine", dict, {}) or {})
+    refine = refine_params(param(params, "benchmark.refine", dict, {}) or {},
+                           "params.yaml: benchmark.refine")
 
     def factory(name: str):
         return lambda: with_refinement(make_method(
