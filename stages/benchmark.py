@@ -12,10 +12,16 @@ from gnnannot.errors import ConfigError
 from gnnannot.ivos.stats import BOOTSTRAP_DEFAULTS
 from gnnannot.methods.compare import compare_methods
 from gnnannot.methods.registry import METHODS, make_method
+from gnnannot.refine import refine_params, with_refinement
 from stages.common import choice, param, stage_main
 
 GRAPH_STORE = "data/graphs.zarr"
 CHECKPOINT = "models/model.pt"
+
+
+def refined_method(name: str, refine: Any, **kwargs: Any) -> Any:
+    """Method ``name`` (registry arguments ``kwargs``) with pixel refinement ``refine``."""
+    return with_refinement(make_method(name, **kwargs), refine)
 
 
 def run(params: dict[str, Any], quiet: bool) -> None:
@@ -33,10 +39,12 @@ def run(params: dict[str, Any], quiet: bool) -> None:
     if unknown:
         raise ConfigError(f"params.yaml: benchmark.bootstrap has unknown keys {sorted(unknown)} "
                           f"(allowed {sorted(BOOTSTRAP_DEFAULTS)})")
+    refine = refine_params(param(params, "benchmark.refine", dict, {}) or {},
+                           "params.yaml: benchmark.refine")
 
     def factory(name: str) -> functools.partial:  # picklable: runs in worker processes
         return functools.partial(
-            make_method, name, graph_store=GRAPH_STORE, dataset_root=root,
+            refined_method, name, refine, graph_store=GRAPH_STORE, dataset_root=root,
             checkpoint=CHECKPOINT if name == "gnn" else None,
             options=param(params, f"benchmark.options.{name}", dict, {}) or {},
         )

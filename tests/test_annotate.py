@@ -59,6 +59,7 @@ def bench(synth, tmp_path_factory) -> tuple[Path, dict[int, float]]:
     from gnnannot.graph import build_graph_store
     from gnnannot.ivos.benchmark import run_benchmark
     from gnnannot.methods.registry import make_method
+    from gnnannot.refine import with_refinement
     from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
 
     root = tmp_path_factory.mktemp("bench")
@@ -73,7 +74,9 @@ def bench(synth, tmp_path_factory) -> tuple[Path, dict[int, float]]:
     build_feature_store(str(data), s["features"], s["superpixels"], s["flow"], quiet=True)
     build_graph_store(s["graphs"], s["superpixels"], s["features"], s["flow"], ["user"],
                       quiet=True)  # fmt: skip
-    method = make_method("random_walker", graph_store=s["graphs"], dataset_root=data)
+    # with the pixel refinement, as the Annotator applies it by default
+    method = with_refinement(
+        make_method("random_walker", graph_store=s["graphs"], dataset_root=data), True)
     report, _ = run_benchmark(data, ["user"], method, max_interactions=2, max_time=None,
                               interaction_limit=None, quiet=True)  # fmt: skip
     per_obj = report.groupby(["interaction", "object_id"])["jaccard"].mean()
@@ -131,6 +134,28 @@ def test_second_scribble_improves(session, synth, bench, tmp_path):
     assert len(ann.history) == 2 and len(ann.timings) == 2
     # earlier results stay valid after a new interaction
     assert np.array_equal(first.to_array(), pred1)
+
+
+def test_refinement_keeps_scribbles_and_can_be_turned_off(session, bench, cache, synth):
+    """Refined masks (the default) keep every scribbled pixel's label on the scribbled
+    frame, differ from the superpixel labels only near their boundaries, and
+    ``refine=False`` gives the superpixel labels themselves."""
+    from gnnannot.refine import RefineParams, boundary_band
+
+    ann, first = session
+    raw_ann = Annotator(bench[0], method="random_walker", cache_dir=cache, refine=False)
+    raw = raw_ann.interact(synth.scribble).to_array()
+    refined = first.to_array()
+    scribbled = rasterize_scribbles(synth.scribble, H, W)
+    for t in range(T):
+        base = raw[t].copy()
+        if t in scribbled:
+            hit = scribbled[t] >= 0
+            np.testing.assert_array_equal(refined[t][hit], scribbled[t][hit])
+            base[hit] = scribbled[t][hit]
+        far = ~boundary_band(base, RefineParams().band)
+        np.testing.assert_array_equal(refined[t][far], base[far])
+    assert np.any(refined != raw)
 
 
 def test_cache_reused(bench, frames_dir, cache, session):

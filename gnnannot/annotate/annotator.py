@@ -19,6 +19,7 @@ import importlib.util
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,9 @@ class Annotator:
             shortcut for ``PrepParams(work_height=...)``.
         cache_dir: cache root (default ``$GNNANNOT_CACHE`` or ``~/.cache/gnnannot``).
         device: torch device for the GNN.
+        refine: pixel-level refinement of the masks (:mod:`gnnannot.refine`): True/None
+            (on, the defaults), False (off), a dict of :class:`gnnannot.refine.RefineParams`
+            fields or one.
         quiet: no progress output.
     """
 
@@ -163,8 +167,13 @@ class Annotator:
         cache_dir: str | os.PathLike[str] | None = None,
         fps: float | None = None,
         device: str = "cpu",
+        refine: Any = None,
         quiet: bool = True,
     ) -> None:
+        from gnnannot.refine import refine_params
+
+        self.refine = refine_params(refine)
+        self._refiner: Any = None
         self.video = video if isinstance(video, VideoSource) else open_video(video, fps)
         if params is not None and work_height is not None:
             raise ConfigError("give either params or work_height, not both")
@@ -239,6 +248,11 @@ class Annotator:
 
             method.graph_loader = loader
         method.start(VideoData(SEQUENCE, CachedFrames(prep), n_objects))  # type: ignore[arg-type]
+        if self.refine.enabled:
+            from gnnannot.refine import MaskRefiner
+
+            self._refiner = MaskRefiner(CachedFrames(prep), prep.work_height, prep.work_width,
+                                        self.refine)  # fmt: skip
         self.method = method
         self.n_objects = n_objects
 
@@ -285,6 +299,7 @@ class Annotator:
         summary = {
             "video": str(self.video.path), "method": self.method_name,
             "frame_size": list(self.frame_size), "work_size": list(self.work_size),
+            "refine": asdict(self.refine),
             "cache": str(prep.dir), "preprocess_seconds": prep.seconds, "cached": prep.cached,
             "interactions": [{"scribble": name, "seconds": sec}
                              for (name, _), sec in zip(self.history, self.timings, strict=True)],
@@ -313,4 +328,8 @@ class Annotator:
                 )
             vol = vol.astype(np.uint8, copy=False)
             frame_fn = lambda t: vol[t]  # noqa: E731
+        if self._refiner is not None:  # pixel refinement, frame by frame when asked for
+            self._refiner.add(scr)
+            refiner, raw_fn = self._refiner.snapshot(), frame_fn
+            frame_fn = lambda t: refiner(t, raw_fn(t))  # noqa: E731
         return Masks(frame_fn, prep.n_frames, self.frame_size, self.n_objects)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gnnannot.cli.options import checkpoint_option, device_option, method_option
+from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
 
 app = typer.Typer(help="Annotate a video interactively in the browser.")
 
@@ -35,6 +35,7 @@ def annotate(
     fps: float | None = typer.Option(
         None, help="Overlay video frame rate [default: the video's, 24 for frame folders]."),
     device: str = device_option(),
+    refine: bool = refine_option(),
     open_browser: bool = typer.Option(
         False, "--open/--no-open", help="Open the page in the default web browser."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -52,7 +53,7 @@ def annotate(
     try:
         session = WebSession(video, method=method, checkpoint=checkpoint, cache_dir=cache_dir,
                              params=PrepParams(work_height=work_height or None), out=out,
-                             fps=fps, device=device, quiet=quiet,
+                             fps=fps, device=device, quiet=quiet, refine=refine,
                              overwrite=overwrite)  # fmt: skip
         if session.warning:
             console.print(f"[yellow]warning:[/] {session.warning}")

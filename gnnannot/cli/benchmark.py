@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from gnnannot.cli.options import refine_option
 from gnnannot.methods.registry import METHODS
 
 app = typer.Typer(help="Interactive benchmark (DAVIS-2017 protocol).")
@@ -26,6 +27,7 @@ def benchmark(
     metric: str = typer.Option("J", help="Metric the robot optimises: J or J_AND_F."),
     max_interactions: int = typer.Option(8, help="Interactions per sample."),
     device: str = typer.Option("cpu", help="torch device for the GNN (cpu, cuda)."),
+    refine: bool = refine_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Run the interactive benchmark and write summary.json, reports and plot data."""
@@ -33,14 +35,16 @@ def benchmark(
     from gnnannot.errors import ConfigError
     from gnnannot.methods.compare import compare_methods
     from gnnannot.methods.registry import make_method
+    from gnnannot.refine import with_refinement
 
     for m in method:
         if m not in METHODS:
             raise ConfigError(f"--method {m!r}: expected one of {METHODS}")
     seqs = list(sequence) or davis.read_split(root, split)
     factories = {
-        m: (lambda m=m: make_method(m, graph_store=graphs, dataset_root=root,
-                                    checkpoint=checkpoint, device=device))
+        m: (lambda m=m: with_refinement(make_method(m, graph_store=graphs, dataset_root=root,
+                                                    checkpoint=checkpoint, device=device),
+                                        refine))
         for m in method
     }
     compare_methods(root, seqs, factories, out, quiet=quiet, metric=metric,

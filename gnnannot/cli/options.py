@@ -25,3 +25,12 @@ def checkpoint_option() -> Any:
 def device_option() -> Any:
     """``--device``: the torch device of the GNN."""
     return typer.Option("cpu", help="torch device for the GNN (cpu, cuda).")
+
+
+def refine_option() -> Any:
+    """``--refine/--no-refine``: pixel-level refinement of the masks."""
+    return typer.Option(
+        True, "--refine/--no-refine",
+        help="Refine the masks at pixel level near object boundaries (gnnannot.refine); "
+        "scribbled pixels always keep their label.",
+    )

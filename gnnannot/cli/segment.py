@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from gnnannot.cli.options import checkpoint_option, device_option, method_option
+from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
 
 app = typer.Typer(help="Segment your own video from scribbles.")
 
@@ -46,6 +46,7 @@ def segment(
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
     rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
     device: str = device_option(),
+    refine: bool = refine_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Segment your own video from scribbles; write masks, COCO RLE and an overlay.
@@ -73,7 +74,7 @@ def segment(
         )
     ann = Annotator(video, method=method, checkpoint=checkpoint, cache_dir=cache_dir,
                     params=PrepParams(work_height=work_height or None), fps=fps,
-                    device=device, quiet=quiet)  # fmt: skip
+                    device=device, quiet=quiet, refine=refine)  # fmt: skip
     # validate every scribble before any work
     frames_iter = iter(frame)
     plan: list[tuple[Path, int | None]] = []

@@ -68,6 +68,7 @@ class WebSession:
     Args:
         video: video file, frame folder or :class:`VideoSource`.
         method, checkpoint, options, device: the session method (as for :class:`Annotator`).
+        refine: pixel-level refinement of the masks (as for :class:`Annotator`).
         params: preprocessing parameters (part of the cache key, so of the session file).
         cache_dir: preprocessing cache root (default ``$GNNANNOT_CACHE``/``~/.cache/gnnannot``).
         out: export folder (default :func:`default_out`).
@@ -92,6 +93,7 @@ class WebSession:
         quiet: bool = True,
         warm_up: bool = True,
         overwrite: bool = False,
+        refine: Any = None,
     ) -> None:
         from gnnannot.annotate.exports import check_out
 
@@ -102,7 +104,7 @@ class WebSession:
         self.source = video if isinstance(video, VideoSource) else open_video(video, fps)
         self._ann_kwargs: dict[str, Any] = dict(
             checkpoint=checkpoint, options=options, params=params, cache_dir=cache_dir,
-            device=device, quiet=quiet,
+            device=device, quiet=quiet, refine=refine,
         )  # fmt: skip
         first = Annotator(self.source, method=method, **self._ann_kwargs)
         self.method_name = first.method_name
