@@ -116,7 +116,7 @@ TINY = {"hidden": 16, "n_layers": 4, "dropout": 0.0, "batch_norm": False,
 def test_overfit_one_video(stores: Path, tmp_path: Path) -> None:
     """Trained and validated on one tiny video (no prior: the network starts from
     nothing), sessions reach >= 95% of that video's superpixel-oracle J."""
-    cfg = TrainConfig(rounds=6, epochs=8, interactions=3, val_interactions=3, lr=0.01,
+    cfg = TrainConfig(rounds=3, epochs=5, interactions=3, val_interactions=3, lr=0.01,
                       seed=0, model=TINY)
     item = _items(stores, "train", cfg)[0]
     rows: list[dict[str, float]] = []
@@ -125,7 +125,7 @@ def test_overfit_one_video(stores: Path, tmp_path: Path) -> None:
     ceiling = oracle_j(item.graph, item.gt)
     print(f"overfit: best val J {result['best_val_J']:.4f}, oracle {ceiling:.4f}, "
           f"per round {[round(r['val_J'], 3) for r in rows]}")
-    assert len(rows) == cfg.rounds and result["steps"] == 6 * 8 * 3
+    assert len(rows) == cfg.rounds and result["steps"] == 3 * 5 * 3
     assert result["initial_val_J"] is None and result["best_round"] >= 0
     assert result["best_val_J"] >= 0.95 * ceiling
 
@@ -135,7 +135,7 @@ def test_trained_model_flips_prior_labels_and_beats_it_held_out(stores: Path,
     """With a weak random-walker prior (colour-blind: beta 0), the model trained on the
     training videos changes the prior's labels on the held-out video (on identical seeds)
     and beats the prior there in mean J over the session's interactions."""
-    cfg = TrainConfig(rounds=3, epochs=6, interactions=3, val_interactions=3, lr=0.01,
+    cfg = TrainConfig(rounds=2, epochs=3, interactions=3, val_interactions=3, lr=0.01,
                       rw_beta=0.0, seed=0, model={**TINY, "prior_features": PRIOR,
                                                   "prior_scale": 4.0})
     train, held = _items(stores, "train", cfg), _items(stores, "val", cfg)
