@@ -35,7 +35,7 @@ from gnnannot.flow import build_flow_store
 from gnnannot.graph import build_graph_store
 from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.session import VideoData, run_session
-from gnnannot.methods.gnn import model_params
+from gnnannot.methods.gnn import FEATURE_VIEW, model_params
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, save_checkpoint
 from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
@@ -48,7 +48,8 @@ def _untrained_checkpoint(graph_store: str, seq: str, path: Path) -> None:
     model = GNNAnnot.from_params(model_params(g, {
         "hidden": 16, "n_layers": 6, "batch_norm": False, "graph_norm": False,
         "prior_features": ["rw_prob", "rw_bg_prob"]}))
-    save_checkpoint(path, model, extra={"rw_beta": 4.0, "decay": 0.9})
+    save_checkpoint(path, model, extra={"rw_beta": 4.0, "decay": 0.9,
+                                        "feature_view": FEATURE_VIEW})
 
 
 def main() -> None:

@@ -663,3 +663,84 @@ def build_feature_store(
     log(f"features: {len(jobs)} to compute, {len(kept)} up to date", quiet)
     gs.map_videos(process_video, jobs, workers, "features", quiet, sizes)
     return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}
+
+
+# --------------------------------------------------------------------------- scale-free view
+#: Node features measured in pixels, rescaled by :func:`scale_free_node_features`.
+PIXEL_NODE_FEATURES: tuple[str, ...] = (
+    "log_size", "sy", "sx", "fwd_dy", "fwd_dx", "fwd_std", "bwd_dy", "bwd_dx", "bwd_std",
+)  # fmt: skip
+
+
+def scale_free_node_features(
+    features: np.ndarray,
+    names: tuple[str, ...] | list[str],
+    height: int,
+    width: int,
+    frame_counts: np.ndarray,
+) -> np.ndarray:
+    """The node features with every pixel-measured column made independent of the image
+    resolution and of the number of superpixels per frame (a model trained at one
+    resolution and superpixel count then sees the same inputs at another).
+
+    ``features (N, F)`` (columns ``names``, nodes frame by frame), ``frame_counts (T,)``
+    superpixels per frame (sum N). With ``s_t = sqrt(H W / n_t)`` the side of frame t's
+    mean superpixel and ``D = sqrt(H^2 + W^2)`` the image diagonal:
+
+    * ``log_size`` -> ``log(size / (H W / n_t))``: the size relative to the frame's mean;
+    * ``sy, sx`` (spatial std over H, W) -> ``std / s_t``;
+    * the mean flows and their stds (pixels) -> ``/ D`` (motion as a fraction of the image).
+
+    Other columns (colours, flags, occlusion fractions, centroids over H/W) are already
+    scale-free and are copied. Returns ``(N, F) float32``; the input is not modified.
+    """
+    f = np.array(features, dtype=np.float32, copy=True)
+    counts = np.asarray(frame_counts, dtype=np.int64).reshape(-1)
+    if f.ndim != 2 or f.shape[1] != len(names):
+        raise DataError(f"node features: expected shape (N, {len(names)}), found {f.shape}")
+    if counts.sum() != f.shape[0] or (counts < 1).any():
+        raise DataError(f"node features: frame_counts sum to {counts.sum()} with a minimum "
+                        f"of {counts.min() if counts.size else 0}; expected {f.shape[0]} "
+                        "nodes, >= 1 per frame")
+    col = {n: i for i, n in enumerate(names)}
+    missing = [n for n in PIXEL_NODE_FEATURES if n not in col]
+    if missing:
+        raise DataError(f"node features: missing column(s) {missing} of {list(names)}")
+    mean_area = np.repeat(height * width / counts.astype(np.float64), counts)  # (N,)
+    side = np.sqrt(mean_area)
+    diag = float(np.hypot(height, width))
+    f[:, col["log_size"]] = (f[:, col["log_size"]] - np.log(mean_area)).astype(np.float32)
+    f[:, col["sy"]] = (f[:, col["sy"]] * height / side).astype(np.float32)
+    f[:, col["sx"]] = (f[:, col["sx"]] * width / side).astype(np.float32)
+    for name in ("fwd_dy", "fwd_dx", "fwd_std", "bwd_dy", "bwd_dx", "bwd_std"):
+        f[:, col[name]] /= diag
+    return f
+
+
+def scale_free_edge_features(
+    features: np.ndarray,
+    names: tuple[str, ...] | list[str],
+    height: int,
+    width: int,
+    n_nodes: int,
+    n_frames: int,
+) -> np.ndarray:
+    """The edge features (:data:`gnnannot.graph.EDGE_FEATURE_NAMES`) made scale-free like
+    :func:`scale_free_node_features`: the flow magnitudes ``fwd_min_mag, bwd_min_mag``
+    (pixels) are divided by the image diagonal and ``log_contact = log(1 + c)`` (``c``
+    boundary pixels) becomes ``log(1 + c / s)`` with ``s = sqrt(H W T / N)`` the video's
+    mean superpixel side. ``features (E, Fe)``; returns ``(E, Fe) float32``."""
+    e = np.array(features, dtype=np.float32, copy=True)
+    if e.ndim != 2 or e.shape[1] != len(names):
+        raise DataError(f"edge features: expected shape (E, {len(names)}), found {e.shape}")
+    col = {n: i for i, n in enumerate(names)}
+    missing = [n for n in ("fwd_min_mag", "bwd_min_mag", "log_contact") if n not in col]
+    if missing:
+        raise DataError(f"edge features: missing column(s) {missing} of {list(names)}")
+    diag = float(np.hypot(height, width))
+    side = float(np.sqrt(height * width * n_frames / max(n_nodes, 1)))
+    e[:, col["fwd_min_mag"]] /= diag
+    e[:, col["bwd_min_mag"]] /= diag
+    contact = np.expm1(e[:, col["log_contact"]].astype(np.float64))
+    e[:, col["log_contact"]] = np.log1p(contact / side).astype(np.float32)
+    return e

@@ -1,12 +1,31 @@
-"""Train the GNN on simulated interactive sessions.
+"""Train the GNN on simulated interactive sessions, run exactly like the benchmark's.
 
-Each training step is one interaction of a simulated DAVIS session on a training video:
-interaction 1 hands a dataset scribble (``Scribbles/<seq>/*.json``), later ones the robot's
-scribble on the frame where the current prediction is worst (the evaluation protocol's
-robot). After every interaction the model is updated with a binary cross-entropy loss of
-"node belongs to object k" against the superpixel-oracle labels, weighted by superpixel
-area (the metric is measured on pixels). Adam with reduce-on-plateau on the validation J;
-the checkpoint of the best validation epoch is kept.
+A session on a training video starts from a dataset scribble (``Scribbles/<seq>/*.json``);
+after every interaction the robot scribbles on the frame where the current prediction
+scores the lowest mean J among frames it has not scribbled before (the protocol's rule,
+:func:`gnnannot.ivos.robot.select_frame`), for ``interactions`` interactions.
+
+Training runs in rounds. A round first plays one session per training video with the
+current model (no gradient) and caches the dynamic node features of every interaction
+(what the network sees: seeds, propagated seeds, the random walker's answer, the previous
+prediction); then it takes ``epochs`` passes over the cached interactions in a seeded
+random order, one Adam step per interaction on the whole video graph, so a step costs one
+forward/backward. The next round replays the sessions with the improved model (its own
+predictions steer the robot and feed ``prev_prob``, as at evaluation).
+
+The loss tracks the benchmark's J: per frame and object, the soft Jaccard of the
+predicted probabilities against the ground-truth pixels,
+
+    J_tk = (sum_n p_kn g_kn + eps) / (sum_n (p_kn c_n + g_kn - p_kn g_kn) + eps)
+
+over the nodes n of frame t (``c_n`` pixels of node n, ``g_kn`` of them in object k,
+``eps`` = 1 pixel, so an absent object predicted empty scores 1 like the metric), as
+``jaccard_weight * mean(1 - J_tk)`` plus ``bce_weight`` times the area-weighted binary
+cross-entropy against the pixel fractions ``g_kn / c_n``. Model selection: after every
+round the model plays full sessions (``val_interactions``) on the validation videos; the
+checkpoint with the best mean J over all interactions is kept (the untrained network,
+with the random-walker prior equal to the random walker, is a candidate too). The
+learning rate is reduced on plateaus of that J.
 """
 
 from __future__ import annotations
@@ -24,11 +43,12 @@ import torch.nn.functional as F  # noqa: N812
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.graph import VideoGraph, oracle_labels
+from gnnannot.graph import VideoGraph
 from gnnannot.graph_clip import clip_graph
 from gnnannot.ivos.metrics import batched_jaccard
-from gnnannot.ivos.robot import ScribbleRobot
+from gnnannot.ivos.robot import ScribbleRobot, select_frame
 from gnnannot.methods.gnn import (
+    FEATURE_VIEW,
     GraphInputs,
     InteractionState,
     model_params,
@@ -44,29 +64,39 @@ from gnnannot.progress import log, make_progress
 class TrainConfig:
     """Training hyper-parameters (the ``train`` section of params.yaml)."""
 
-    epochs: int = 20
-    clip_frames: int = 8
-    interactions: int = 6
-    val_interactions: int = 4
-    lr: float = 5e-3
+    rounds: int = 3
+    epochs: int = 2
+    clip_frames: int = 0
+    interactions: int = 8
+    val_interactions: int = 8
+    lr: float = 3e-3
     lr_factor: float = 0.6
-    lr_patience: int = 3
+    lr_patience: int = 1
     lr_min: float = 1e-5
     weight_decay: float = 0.0
+    grad_clip: float = 1.0
     seed: int = 0
     rw_beta: float = 4.0
     decay: float = 0.9
-    jaccard_weight: float = 0.0
+    jaccard_weight: float = 1.0
+    bce_weight: float = 1.0
     model: dict[str, Any] = field(
         default_factory=lambda: {"hidden": 20, "n_layers": 12, "dropout": 0.1}
     )
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "clip_frames", "interactions", "val_interactions"):
+        for name in ("rounds", "epochs", "interactions", "val_interactions"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, found {getattr(self, name)}")
+        if int(self.clip_frames) < 0:
+            raise ConfigError(f"train.clip_frames must be >= 0 (0: whole videos), found "
+                              f"{self.clip_frames}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be > 0, found {self.lr}")
+        if self.jaccard_weight < 0 or self.bce_weight < 0 or (
+                self.jaccard_weight + self.bce_weight) <= 0:
+            raise ConfigError("train.jaccard_weight and train.bce_weight must be >= 0 and "
+                              f"not both 0, found {self.jaccard_weight}, {self.bce_weight}")
 
 
 @dataclass
@@ -78,23 +108,41 @@ class VideoItem:
     inputs: GraphInputs
     gt: np.ndarray  # (T, H, W) uint8
     labels_all: np.ndarray  # (T, H, W) int32 node ids
-    oracle: np.ndarray  # (N,) int64 majority GT label per node
     n_objects: int
-    targets: torch.Tensor  # (K, N) float32 0/1
-    weights: torch.Tensor  # (N,) float32 area weights, mean 1
+    obj_pixels: torch.Tensor  # (K, N) float32 pixels of node n in object k
+    pixels: torch.Tensor  # (N,) float32 pixels of node n
+    node_frame: torch.Tensor  # (N,) int64
     scribbles: list[Path]
 
+    @property
+    def targets(self) -> torch.Tensor:
+        """``(K, N) float32`` fraction of each node's pixels in object k."""
+        return self.obj_pixels / self.pixels.clamp_min(1.0)
 
-def _item(graph: VideoGraph, gt: np.ndarray, labels_all: np.ndarray, oracle: np.ndarray,
-          k: int, scribbles: list[Path], cfg: TrainConfig, device: str) -> VideoItem:
-    targets = torch.from_numpy(
-        (oracle[None, :] == np.arange(1, k + 1)[:, None]).astype(np.float32)
-    ).to(device)
-    count = graph.node_pixel_count.astype(np.float32)
-    weights = torch.from_numpy(count / count.mean()).to(device)
+
+def object_pixels(labels_all: np.ndarray, gt: np.ndarray, n_nodes: int, n_objects: int
+                  ) -> np.ndarray:
+    """``(K, N) int64``: pixels of node n with ground-truth object k (``labels_all``
+    ``(T, H, W)`` node ids, ``gt`` ``(T, H, W)`` object ids; ids outside 1..K ignored)."""
+    lab = np.asarray(labels_all, np.int64).ravel()
+    obj = np.asarray(gt, np.int64).ravel()
+    keep = (obj >= 1) & (obj <= n_objects)
+    flat = np.bincount((obj[keep] - 1) * n_nodes + lab[keep],
+                       minlength=n_objects * n_nodes)
+    return flat.reshape(n_objects, n_nodes)
+
+
+def _item(graph: VideoGraph, gt: np.ndarray, labels_all: np.ndarray, k: int,
+          scribbles: list[Path], cfg: TrainConfig, device: str) -> VideoItem:
+    obj = object_pixels(labels_all, gt, graph.n_nodes, k)
     inputs = GraphInputs(graph, device, cfg.rw_beta, cfg.decay)
-    return VideoItem(graph.seq, graph, inputs, gt, labels_all, oracle, k, targets, weights,
-                     scribbles)
+    return VideoItem(
+        graph.seq, graph, inputs, gt, labels_all, k,
+        torch.from_numpy(obj.astype(np.float32)).to(device),
+        torch.from_numpy(graph.node_pixel_count.astype(np.float32)).to(device),
+        torch.from_numpy(graph.node_frame.astype(np.int64)).to(device),
+        scribbles,
+    )
 
 
 def load_item(
@@ -103,6 +151,10 @@ def load_item(
     """Prepare one video (its graph from the cache, its GT and scribbles from the data)."""
     seq = graph.seq
     gt = davis.read_annotations(dataset_root, seq)
+    if gt.shape != (graph.n_frames, graph.height, graph.width):
+        raise DataError(f"{davis.annotations_dir(dataset_root, seq)}: annotations of shape "
+                        f"{gt.shape}, the graph cache has {graph.n_frames} frames of "
+                        f"{graph.height}x{graph.width}")
     k = davis.num_objects(gt)
     if k == 0:
         raise DataError(f"{davis.annotations_dir(dataset_root, seq)}: no object to train on")
@@ -110,18 +162,16 @@ def load_item(
     if not scribbles:
         raise DataError(f"{davis.scribbles_dir(dataset_root, seq)}: no scribble JSON to start "
                         "training sessions from")
-    return _item(graph, gt, graph.labels_all(), oracle_labels(graph, gt), k, scribbles, cfg,
-                 device)
+    return _item(graph, gt, graph.labels_all(), k, scribbles, cfg, device)
 
 
 def clip_item(item: VideoItem, start: int, stop: int, cfg: TrainConfig, device: str
               ) -> VideoItem:
     """The frames ``start..stop-1`` of a prepared video as an item of its own."""
-    off = item.graph.frame_offsets
-    lo, hi = int(off[start]), int(off[stop])
+    lo = int(item.graph.frame_offsets[start])
     sub = clip_graph(item.graph, start, stop)
     return _item(sub, item.gt[start:stop], item.labels_all[start:stop] - lo,
-                 item.oracle[lo:hi], item.n_objects, item.scribbles, cfg, device)
+                 item.n_objects, item.scribbles, cfg, device)
 
 
 def clip_scribble(scribble: dict[str, Any], start: int, stop: int, seq: str) -> dict[str, Any]:
@@ -132,8 +182,9 @@ def clip_scribble(scribble: dict[str, Any], start: int, stop: int, seq: str) -> 
 def session_clip(
     scribble: dict[str, Any], n_frames: int, clip_frames: int, rng: np.random.Generator
 ) -> tuple[int, int]:
-    """A random window of ``clip_frames`` frames containing a scribbled frame."""
-    if clip_frames >= n_frames:
+    """A random window of ``clip_frames`` frames containing a scribbled frame (the whole
+    video when ``clip_frames`` is 0 or not shorter than it)."""
+    if clip_frames <= 0 or clip_frames >= n_frames:
         return 0, n_frames
     marked = davis.annotated_frames(scribble) or [0]
     f = marked[int(rng.integers(len(marked)))]
@@ -153,24 +204,51 @@ def feature_stats(items: Sequence[VideoItem]) -> dict[str, np.ndarray]:
     }
 
 
-def session_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
-                 jaccard_weight: float = 0.0) -> torch.Tensor:
-    """Area-weighted BCE of ``(K, N)`` logits against 0/1 targets, plus
-    ``jaccard_weight`` times the soft Jaccard loss per object,
+def frame_soft_jaccard(logits: torch.Tensor, obj_pixels: torch.Tensor, pixels: torch.Tensor,
+                       node_frame: torch.Tensor, n_frames: int, eps: float = 1.0
+                       ) -> torch.Tensor:
+    """``(K, T)`` soft Jaccard per object and frame (see the module docstring) of
+    ``(K, N)`` logits; ``obj_pixels (K, N)``, ``pixels (N,)``, ``node_frame (N,)``."""
+    p = torch.sigmoid(logits)
+    inter_n = p * obj_pixels
+    union_n = p * pixels + obj_pixels - inter_n
+    k = logits.shape[0]
+    inter = logits.new_zeros(k, n_frames).index_add_(1, node_frame, inter_n)
+    union = logits.new_zeros(k, n_frames).index_add_(1, node_frame, union_n)
+    return (inter + eps) / (union + eps)
 
-        1 - sum_n w_n p_n y_n / sum_n w_n (p_n + y_n - p_n y_n),   p = sigmoid(logits),
 
-    averaged over objects (``weights (N,)`` = superpixel areas, mean 1). BCE alone is
-    dominated by the large background and rewards timid object predictions; the Jaccard
-    term weighs every object like the benchmark's J does."""
-    loss = (F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-            * weights).mean()
+def session_loss(logits: torch.Tensor, obj_pixels: torch.Tensor, pixels: torch.Tensor,
+                 node_frame: torch.Tensor, n_frames: int, jaccard_weight: float = 1.0,
+                 bce_weight: float = 1.0) -> torch.Tensor:
+    """``bce_weight`` x area-weighted BCE of ``(K, N)`` logits against the pixel fractions
+    ``obj_pixels / pixels`` (weights = pixels / mean pixels) + ``jaccard_weight`` x the
+    mean over objects and frames of ``1 - J_tk`` (:func:`frame_soft_jaccard`)."""
+    loss = logits.new_zeros(())
+    if bce_weight > 0:
+        target = obj_pixels / pixels.clamp_min(1.0)
+        w = pixels / pixels.mean()
+        bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        loss = loss + bce_weight * (bce * w).mean()
     if jaccard_weight > 0:
-        p = torch.sigmoid(logits)
-        inter = (weights * p * targets).sum(dim=1)
-        union = (weights * (p + targets - p * targets)).sum(dim=1).clamp_min(1e-6)
-        loss = loss + jaccard_weight * (1.0 - inter / union).mean()
+        jac = frame_soft_jaccard(logits, obj_pixels, pixels, node_frame, n_frames)
+        loss = loss + jaccard_weight * (1.0 - jac).mean()
     return loss
+
+
+def item_loss(logits: torch.Tensor, item: VideoItem, cfg: TrainConfig) -> torch.Tensor:
+    """:func:`session_loss` of ``logits`` on ``item`` with ``cfg``'s weights."""
+    return session_loss(logits, item.obj_pixels, item.pixels, item.node_frame,
+                        item.graph.n_frames, cfg.jaccard_weight, cfg.bce_weight)
+
+
+@dataclass
+class SessionRecord:
+    """One simulated session: mean J after each interaction and, when recorded, the
+    dynamic features ``(K, N, F_dyn) float16`` the network saw at each interaction."""
+
+    js: list[float]
+    x_dyn: list[torch.Tensor]
 
 
 def run_session(
@@ -179,35 +257,62 @@ def run_session(
     scribble: dict[str, Any],
     n_interactions: int,
     robot: ScribbleRobot,
-    step: Callable[[torch.Tensor, VideoItem], float] | None = None,
-) -> tuple[list[float], list[float]]:
-    """Simulate one session; with ``step`` (training) call it on the logits of every
-    interaction. Returns the losses (empty without ``step``) and the mean J after each
-    interaction."""
+    record: bool = False,
+) -> SessionRecord:
+    """Play one session like the benchmark (metric J): predict, score every frame, let
+    the robot scribble on the worst frame not used before, repeat. ``record`` keeps the
+    dynamic features of every interaction (on the CPU, float16)."""
     state = InteractionState(item.inputs, item.n_objects)
-    losses: list[float] = []
-    js: list[float] = []
-    for _ in range(n_interactions):
+    used: list[int] = []
+    out = SessionRecord([], [])
+    for i in range(n_interactions):
         x_dyn = state.add(scribble)
-        if step is not None:
-            model.train()
-            logits = model(item.inputs.x_const, x_dyn, item.inputs.edge_index,
-                           item.inputs.edge_attr)
-            losses.append(step(logits, item))
-            probs = torch.sigmoid(logits.detach()).float().cpu().numpy()
-        else:
-            probs = predict_probs(model, item.inputs, x_dyn)
+        if record:
+            out.x_dyn.append(x_dyn.detach().to("cpu", torch.float16))
+        probs = predict_probs(model, item.inputs, x_dyn)
         state.prev_probs = probs
         pred = node_labels(probs).astype(np.uint8)[item.labels_all]
-        js.append(float(batched_jaccard(item.gt, pred, item.n_objects).mean()))
-        scribble = robot.interact(item.seq, pred, item.gt, item.n_objects)
-    return losses, js
+        jac = batched_jaccard(item.gt, pred, item.n_objects)  # (K, T)
+        out.js.append(float(jac.mean()))
+        if i == n_interactions - 1:
+            break
+        frame = select_frame(np.ascontiguousarray(jac.T).mean(axis=1), None, used)
+        used.append(frame)
+        scribble = robot.interact(item.seq, pred, item.gt, item.n_objects, frame)
+    return out
+
+
+def first_scribble(item: VideoItem, index: int = 0) -> dict[str, Any]:
+    """The ``index``-th dataset scribble of a whole-video ``item``."""
+    return davis.read_scribble(item.scribbles[index], item.gt.shape[0], item.n_objects)
+
+
+def evaluate(model: GNNAnnot, items: Sequence[VideoItem], n_interactions: int,
+             robot: ScribbleRobot | None = None) -> np.ndarray:
+    """``(len(items), n_interactions)`` mean J after each interaction of one session per
+    video (its first dataset scribble), the model in eval mode."""
+    robot = robot or ScribbleRobot()
+    with torch.no_grad():
+        return np.asarray([run_session(model, it, first_scribble(it), n_interactions,
+                                       robot).js for it in items], dtype=np.float64)
+
+
+def build_model(items: Sequence[VideoItem], cfg: TrainConfig, device: str) -> GNNAnnot:
+    """A fresh :class:`GNNAnnot` for graphs like ``items[0]``'s, its feature
+    normalisation fitted on ``items``."""
+    g0 = items[0].graph
+    params = model_params(g0, cfg.model)
+    for it in items:
+        if list(it.graph.node_feature_names) != params["const_features"]:
+            raise DataError(f"{it.seq}: node features differ from {g0.seq}'s")
+    model = GNNAnnot.from_params(params).to(device)
+    model.set_normalization(**feature_stats(items))
+    return model
 
 
 def train_model(
-    train_graphs: Sequence[VideoGraph],
-    val_graphs: Sequence[VideoGraph],
-    dataset_root: str | os.PathLike[str],
+    items: Sequence[VideoItem],
+    val_items: Sequence[VideoItem],
     cfg: TrainConfig,
     out_path: str | os.PathLike[str],
     *,
@@ -215,92 +320,109 @@ def train_model(
     logger: Callable[[dict[str, float]], None] | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Train on ``train_graphs``, select by mean J on ``val_graphs``, save the best
-    checkpoint to ``out_path`` (atomically). ``logger(metrics)`` is called once per epoch.
-    With a prior (``model.prior_features``) the untrained network is validated first and
-    kept as epoch -1 if no epoch beats it. Returns ``{"history": [...], "best_epoch",
-    "best_val_J", "initial_val_J"}`` (``initial_val_J`` is None without a prior)."""
-    if not train_graphs:
+    """Train on ``items`` (see the module docstring), select by mean J over all
+    interactions on ``val_items`` (the training items when empty), save the best
+    checkpoint to ``out_path`` (atomically). ``logger(metrics)`` is called once per round.
+    Returns ``{"history": [...], "best_round", "best_val_J", "initial_val_J", "steps"}``
+    (``best_round`` -1: the untrained network; ``initial_val_J`` None without a prior)."""
+    if not items:
         raise ConfigError("train: no training video")
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    items = [load_item(g, dataset_root, cfg, device) for g in train_graphs]
-    val_items = [load_item(g, dataset_root, cfg, device) for g in val_graphs] or items
-    g0 = train_graphs[0]
-    params = model_params(g0, cfg.model)
-    for g in list(train_graphs) + list(val_graphs):
-        if list(g.node_feature_names) != params["const_features"]:
-            raise DataError(f"{g.seq}: node features differ from {g0.seq}'s")
-    model = GNNAnnot.from_params(params).to(device)
-    model.set_normalization(**feature_stats(items))
+    val_items = list(val_items) or list(items)
+    model = build_model(items, cfg, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.lr_min
     )
     robot = ScribbleRobot()
-
-    def step(logits: torch.Tensor, item: VideoItem) -> float:
-        loss = session_loss(logits, item.targets, item.weights, cfg.jaccard_weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
-
+    extra = {"rw_beta": cfg.rw_beta, "decay": cfg.decay, "feature_view": FEATURE_VIEW,
+             "config": asdict(cfg), "train_sequences": [it.seq for it in items],
+             "val_sequences": [it.seq for it in val_items]}
     history: list[dict[str, float]] = []
-    best = (-1.0, -1)
-    extra = {"rw_beta": cfg.rw_beta, "decay": cfg.decay, "config": asdict(cfg),
-             "train_sequences": [g.seq for g in train_graphs],
-             "val_sequences": [g.seq for g in val_graphs]}
-
-    def validate() -> np.ndarray:
-        val_js = []
-        with torch.no_grad():
-            for item in val_items:
-                sc = davis.read_scribble(item.scribbles[0], item.gt.shape[0], item.n_objects)
-                val_js.append(run_session(model, item, sc, cfg.val_interactions, robot)[1])
-        return np.mean(val_js, axis=0)
-
+    has_prior = bool(model.params.get("prior_features"))
+    steps_per_round = cfg.epochs * len(items) * cfg.interactions
+    total = (cfg.rounds * (len(items) + steps_per_round)
+             + (cfg.rounds + int(has_prior)) * len(val_items))
+    n_steps = 0
     with make_progress(quiet) as progress:
-        task = progress.add_task("train", total=cfg.epochs)
+        task = progress.add_task("train", total=total)
+
+        def validate() -> np.ndarray:
+            curves = []
+            for it in val_items:
+                curves.append(evaluate(model, [it], cfg.val_interactions, robot)[0])
+                progress.advance(task)
+            return np.asarray(curves)
+
+        best = (-1.0, -2)
         initial_j: float | None = None
-        if model.params.get("prior_features"):
+        if has_prior:
             # the untrained network reproduces its prior (the random walker): a candidate
             # too, so the kept checkpoint is never worse than the prior on validation
-            j0 = float(validate().mean())
-            initial_j, best = j0, (j0, -1)
-            save_checkpoint(out_path, model, extra={**extra, "epoch": -1, "val_J": j0})
-            log(f"train: untrained (prior only) val J {j0:.4f}", quiet)
-        for epoch in range(cfg.epochs):
+            initial_j = float(validate().mean())
+            best = (initial_j, -1)
+            save_checkpoint(out_path, model, extra={**extra, "round": -1,
+                                                    "val_J": initial_j})
+            log(f"train: untrained (prior only) val J {initial_j:.4f}", quiet)
+        for rnd in range(cfg.rounds):
+            progress.update(task, description=f"train round {rnd + 1}/{cfg.rounds}: sessions")
+            cache: list[tuple[VideoItem, torch.Tensor]] = []
+            train_js = []
+            model.eval()
+            with torch.no_grad():
+                for idx in range(len(items)):
+                    item = items[idx]
+                    s_idx = int(rng.integers(len(item.scribbles)))
+                    sc = davis.read_scribble(item.scribbles[s_idx], item.gt.shape[0],
+                                             item.n_objects)
+                    start, stop = session_clip(sc, item.gt.shape[0], cfg.clip_frames, rng)
+                    if (start, stop) != (0, item.gt.shape[0]):
+                        item = clip_item(item, start, stop, cfg, device)
+                        sc = clip_scribble(sc, start, stop, item.seq)
+                    rec = run_session(model, item, sc, cfg.interactions, robot, record=True)
+                    cache += [(item, x) for x in rec.x_dyn]
+                    train_js.append(float(np.mean(rec.js)))
+                    progress.advance(task)
+            model.train()
             losses: list[float] = []
-            train_js: list[float] = []
-            for idx in rng.permutation(len(items)):
-                item = items[idx]
-                path = item.scribbles[int(rng.integers(len(item.scribbles)))]
-                sc = davis.read_scribble(path, item.gt.shape[0], item.n_objects)
-                start, stop = session_clip(sc, item.gt.shape[0], cfg.clip_frames, rng)
-                clip = clip_item(item, start, stop, cfg, device)
-                sc = clip_scribble(sc, start, stop, clip.seq)
-                ls, js = run_session(model, clip, sc, cfg.interactions, robot, step)
-                losses += ls
-                train_js.append(js[-1])
-            val_curve = validate()
+            for epoch in range(cfg.epochs):
+                for j in rng.permutation(len(cache)):
+                    item, x = cache[int(j)]
+                    logits = model(item.inputs.x_const, x.to(device, torch.float32),
+                                   item.inputs.edge_index, item.inputs.edge_attr)
+                    loss = item_loss(logits, item, cfg)
+                    opt.zero_grad()
+                    loss.backward()
+                    if cfg.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    opt.step()
+                    losses.append(float(loss.detach()))
+                    n_steps += 1
+                    progress.update(task, advance=1, description=(
+                        f"train round {rnd + 1}/{cfg.rounds} epoch {epoch + 1}/{cfg.epochs}"
+                        f" loss {np.mean(losses[-50:]):.4f}"))
+            model.eval()
+            progress.update(task, description=f"train round {rnd + 1}/{cfg.rounds}: validate")
+            val_curve = validate().mean(axis=0)
             val_j = float(val_curve.mean())
             sched.step(val_j)
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+            row = {"round": rnd, "steps": n_steps, "train_loss": float(np.mean(losses)),
                    "train_J": float(np.mean(train_js)), "val_J": val_j,
                    "val_J_first": float(val_curve[0]), "val_J_last": float(val_curve[-1]),
                    "lr": opt.param_groups[0]["lr"]}
             history.append(row)
             if logger is not None:
                 logger(row)
-            if val_j >= best[0]:  # ties: the later (longer trained) epoch
-                best = (val_j, epoch)
-                save_checkpoint(out_path, model, extra={**extra, "epoch": epoch,
+            log(f"train: round {rnd + 1}/{cfg.rounds} ({n_steps} steps) loss "
+                f"{row['train_loss']:.4f} train J {row['train_J']:.4f} val J {val_j:.4f}",
+                quiet)
+            if val_j >= best[0]:  # ties: the later (longer trained) round
+                best = (val_j, rnd)
+                save_checkpoint(out_path, model, extra={**extra, "round": rnd,
                                                         "val_J": val_j})
-            progress.update(task, advance=1, description=(
-                f"train loss {row['train_loss']:.4f} val J {val_j:.3f}"))
-    log(f"[green]train:[/] best val J {best[0]:.4f} at epoch {best[1]}", quiet)
-    return {"history": history, "best_epoch": best[1], "best_val_J": best[0],
-            "initial_val_J": initial_j}
+    log(f"[green]train:[/] best val J {best[0]:.4f} at round {best[1]}", quiet)
+    return {"history": history, "best_round": best[1], "best_val_J": best[0],
+            "initial_val_J": initial_j, "steps": n_steps}

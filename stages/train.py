@@ -10,7 +10,7 @@ from gnnannot.atomic import write_json
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
 from gnnannot.io.graph_store import open_graph
-from gnnannot.train import TrainConfig, train_model
+from gnnannot.train import TrainConfig, load_item, train_model
 from stages.common import param, stage_main
 
 GRAPH_STORE = "data/graphs.zarr"
@@ -34,27 +34,28 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         )
     train_seqs = seqs[: len(seqs) - n_val]
     val_seqs = seqs[len(seqs) - n_val :]
-    train_graphs = [open_graph(GRAPH_STORE, s) for s in train_seqs]
-    val_graphs = [open_graph(GRAPH_STORE, s) for s in val_seqs]
+    items = [load_item(open_graph(GRAPH_STORE, s), root, cfg, device) for s in train_seqs]
+    val_items = [load_item(open_graph(GRAPH_STORE, s), root, cfg, device) for s in val_seqs]
 
     from dvclive import Live
 
     with Live("dvclive", report=None, save_dvc_exp=False) as live:
         def logger(row: dict[str, float]) -> None:
             for key, value in row.items():
-                if key != "epoch":
+                if key != "round":
                     live.log_metric(key, value)
             live.next_step()
 
-        result = train_model(train_graphs, val_graphs, root, cfg, CHECKPOINT,
+        result = train_model(items, val_items, cfg, CHECKPOINT,
                              device=device, logger=logger, quiet=quiet)
     last = result["history"][-1]
     write_json("metrics/train.json", {
-        "best_epoch": result["best_epoch"],
+        "best_round": result["best_round"],
         "best_val_J": result["best_val_J"],
         "initial_val_J": result["initial_val_J"],
         "final_train_loss": last["train_loss"],
-        "epochs": len(result["history"]),
+        "rounds": len(result["history"]),
+        "steps": result["steps"],
     })
 
 

@@ -13,6 +13,8 @@ from gnnannot.features import (
     Descriptor,
     colour_descriptor,
     node_features,
+    scale_free_edge_features,
+    scale_free_node_features,
     to_lab,
 )
 
@@ -258,3 +260,63 @@ def test_mask_counts_and_missing_inputs() -> None:
     f_zero[:, [NODE_FEATURE_NAMES.index("has_fwd"), NODE_FEATURE_NAMES.index("has_bwd")]] = 0
     np.testing.assert_array_equal(f_none, f_zero)
     np.testing.assert_array_equal(d_none, d_zero)
+
+
+def test_scale_free_features_equal_at_twice_the_resolution() -> None:
+    """The same scene at 2x resolution (every pixel a 2x2 block, flows doubled) gives the
+    same scale-free node features: sizes relative to the frame's mean, spatial stds
+    relative to the mean superpixel side, flows over the image diagonal."""
+    image, labels, n, fwd, bwd, occ_n, occ_p = _scene()
+    h, w = labels.shape
+
+    def up(a: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(a, 2, axis=0), 2, axis=1)
+
+    small, _ = node_features(image, labels, n, fwd, bwd, occ_n, occ_p)
+    big, _ = node_features(up(image), up(labels), n, up(fwd) * 2, up(bwd) * 2, up(occ_n),
+                           up(occ_p))
+    assert not np.allclose(small, big)  # raw sizes and flows depend on the resolution
+    a = scale_free_node_features(small, NODE_FEATURE_NAMES, h, w, np.array([n]))
+    b = scale_free_node_features(big, NODE_FEATURE_NAMES, 2 * h, 2 * w, np.array([n]))
+    col = {c: i for i, c in enumerate(NODE_FEATURE_NAMES)}
+    skip = ("sy", "sx", "cy", "cx", "L_std", "a_std", "b_std")
+    exact = [i for c, i in col.items() if c not in skip]
+    np.testing.assert_allclose(b[:, exact], a[:, exact], atol=2e-3)
+    # centroids over H, W are pixel indices: a 2x2 block's mean index is 2y + 1/2
+    for c, size in (("cy", h), ("cx", w)):
+        np.testing.assert_allclose(b[:, col[c]], a[:, col[c]] + 0.25 / size, atol=1e-5)
+    # a 2x2 block adds the variance 1/4 of its own pixels: std' = sqrt(4 var + 1/4) / 2
+    for c, size in (("sy", h), ("sx", w)):
+        std = small[:, col[c]].astype(np.float64) * size
+        side = np.sqrt(h * w / n)
+        np.testing.assert_allclose(b[:, col[c]], np.sqrt(4 * std**2 + 0.25) / (2 * side),
+                                   rtol=1e-3, atol=1e-5)
+
+
+def test_scale_free_hand_computed_and_errors() -> None:
+    names = list(NODE_FEATURE_NAMES)
+    col = {c: i for i, c in enumerate(names)}
+    f = np.zeros((3, len(names)), np.float32)
+    f[:, col["log_size"]] = np.log([100.0, 300.0, 50.0])
+    f[:, col["sy"]] = 0.1
+    f[:, col["fwd_dx"]] = 5.0
+    f[:, col["L_mean"]] = 42.0
+    # 30x40 image (diagonal 50), frames of 2 and 1 superpixels: mean areas 600 and 1200
+    got = scale_free_node_features(f, names, 30, 40, np.array([2, 1]))
+    np.testing.assert_allclose(got[:, col["log_size"]], np.log([100 / 600, 300 / 600,
+                                                                50 / 1200]), rtol=1e-5)
+    np.testing.assert_allclose(got[:, col["sy"]], 0.1 * 30 / np.sqrt([600, 600, 1200]),
+                               rtol=1e-5)
+    np.testing.assert_allclose(got[:, col["fwd_dx"]], 0.1, rtol=1e-6)
+    np.testing.assert_array_equal(got[:, col["L_mean"]], 42.0)
+    assert f[0, col["fwd_dx"]] == 5.0  # input untouched
+    with pytest.raises(DataError, match="frame_counts"):
+        scale_free_node_features(f, names, 30, 40, np.array([2, 2]))
+    with pytest.raises(DataError, match="missing column"):
+        scale_free_node_features(f[:, :3], names[:3], 30, 40, np.array([3]))
+    enames = ["fwd_min_mag", "bwd_min_mag", "log_contact", "weight"]
+    e = np.array([[10.0, 25.0, np.log1p(60.0), 0.5]], np.float32)
+    # 2 frames of 30x40 with 4 nodes: mean superpixel side sqrt(600) per contact pixel
+    ge = scale_free_edge_features(e, enames, 30, 40, n_nodes=4, n_frames=2)
+    np.testing.assert_allclose(ge[0], [0.2, 0.5, np.log1p(60 / np.sqrt(600)), 0.5],
+                               rtol=1e-5)

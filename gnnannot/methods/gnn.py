@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from gnnannot.errors import DataError
+from gnnannot.features import scale_free_edge_features, scale_free_node_features
 from gnnannot.graph import VideoGraph
 from gnnannot.methods.baselines import colour_laplacian, random_walker_probs
 from gnnannot.methods.graph_method import GraphLoader, GraphMethod
@@ -35,6 +36,10 @@ from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatur
 from gnnannot.model.net import GNNAnnot, combine_objects
 
 DYN_FEATURE_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
+#: How constant features are presented to the network (stored in checkpoints as
+#: ``extra["feature_view"]``): pixel-measured columns rescaled by
+#: :func:`gnnannot.features.scale_free_node_features` / ``scale_free_edge_features``.
+FEATURE_VIEW = "scale_free_v1"
 
 
 def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
@@ -53,8 +58,9 @@ def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
 
 class GraphInputs:
     """One video's model inputs: constant node features ``x_const (N, F) float32``,
-    ``edge_index (2, E) int64``, ``edge_attr (E, Fe) float32`` (torch, on ``device``),
-    the dynamic-feature builder and the random-walker Laplacian."""
+    ``edge_index (2, E) int64``, ``edge_attr (E, Fe) float32`` (torch, on ``device``;
+    node and edge features in their scale-free view, :data:`FEATURE_VIEW`), the
+    dynamic-feature builder and the random-walker Laplacian."""
 
     def __init__(
         self,
@@ -65,9 +71,13 @@ class GraphInputs:
     ) -> None:
         self.graph = graph
         self.device = torch.device(device)
-        self.x_const = torch.from_numpy(np.ascontiguousarray(graph.node_features, np.float32))
+        self.x_const = torch.from_numpy(scale_free_node_features(
+            graph.node_features, graph.node_feature_names, graph.height, graph.width,
+            graph.frame_counts))
         self.edge_index = torch.from_numpy(np.ascontiguousarray(graph.edge_index, np.int64))
-        self.edge_attr = torch.from_numpy(np.ascontiguousarray(graph.edge_features, np.float32))
+        self.edge_attr = torch.from_numpy(scale_free_edge_features(
+            graph.edge_features, graph.edge_feature_names, graph.height, graph.width,
+            graph.n_nodes, graph.n_frames))
         self.x_const = self.x_const.to(self.device)
         self.edge_index = self.edge_index.to(self.device)
         self.edge_attr = self.edge_attr.to(self.device)
@@ -130,6 +140,12 @@ class GNNMethod(GraphMethod):
         extra = self.meta.get("extra", {})
         self.rw_beta = float(extra.get("rw_beta", 4.0))
         self.decay = float(extra.get("decay", 0.9))
+        view = extra.get("feature_view")
+        if view != FEATURE_VIEW:
+            raise DataError(
+                f"checkpoint {checkpoint}: feature view {view!r}, this version feeds "
+                f"{FEATURE_VIEW!r} features; retrain the model"
+            )
         dyn = list(self.model.params.get("dyn_features") or [])
         if dyn and dyn != list(DYN_FEATURE_NAMES):
             raise DataError(
