@@ -29,7 +29,8 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "a"
-    syn.generate_dataset(root, seed=3, n_train=3, n_val=2, quality=90, quiet=True, **SMALL)
+    syn.generate_dataset(root, seed=3, n_train=3, n_val=2, quality=90, quiet=True,
+                         effects=True, val_scribbles=3, **SMALL)
     return root
 
 
@@ -42,7 +43,7 @@ def default_videos() -> list[syn.SyntheticVideo]:
     scribbles each), without flow."""
     _, val = syn.video_names(0, 12)
     return [syn.make_video(0, name, syn.video_length(0, name, (24, 70)), **DEFAULT,
-                           with_flow=False, n_scribbles=3) for name in val]
+                           with_flow=False, effects=True, n_scribbles=3) for name in val]
 
 
 # --------------------------------------------------------------------------- layout/determinism
@@ -57,7 +58,8 @@ def test_layout_and_determinism(small_dataset: Path, tmp_path: Path) -> None:
         assert (root / "Scribbles" / seq / "001.json").is_file()
     # a second run gives byte-identical files; another seed gives different ones
     again = tmp_path / "b"
-    syn.generate_dataset(again, seed=3, n_train=3, n_val=2, quality=90, quiet=True, **SMALL)
+    syn.generate_dataset(again, seed=3, n_train=3, n_val=2, quality=90, quiet=True,
+                         effects=True, val_scribbles=3, **SMALL)
     assert _tree_bytes(root) == _tree_bytes(again)
     other = tmp_path / "c"
     syn.generate_dataset(other, seed=4, n_train=1, n_val=0, quality=90, quiet=True, **SMALL)
@@ -80,7 +82,7 @@ def test_mask_ids_contiguous_and_match_layers(small_dataset: Path) -> None:
         assert ids == set(range(1, int(masks.max()) + 1)), (seq, ids)
         # independent re-render: full-frame warps (no ROI), front-most alpha >= 0.5 wins
         rng = syn.video_rng(3, seq)
-        scene = syn._build_scene(rng, 6, 96, 160, 3)
+        scene = syn._build_scene(rng, 6, 96, 160, 3, effects=True)
         ys, xs = np.mgrid[0:96, 0:160].astype(np.float64)
         for t in range(6):
             ref = np.zeros((96, 160), np.uint8)
@@ -279,7 +281,7 @@ def test_hand_made_translation_flow() -> None:
 # --------------------------------------------------------------------------- api
 def test_true_flow_from_dataset_and_flow_files(small_dataset: Path, tmp_path: Path) -> None:
     fw, bw = syn.true_flow(small_dataset, "synth-val-001")
-    v = syn.make_video(3, "synth-val-001", **SMALL)
+    v = syn.make_video(3, "synth-val-001", effects=True, **SMALL)
     assert np.array_equal(fw, v.flow_forward) and np.array_equal(bw, v.flow_backward)
     with pytest.raises(syn.DataError):
         syn.true_flow(small_dataset, "nope")
@@ -305,7 +307,7 @@ def _thin_scenes(n_wanted: int = 6) -> list[tuple[syn._Scene, int]]:
     """Small scenes (4 frames, 120x200) and the index of an object with thin parts."""
     out = []
     for i in range(60):
-        scene = syn._build_scene(syn.video_rng(1, f"thin-{i}"), 4, 120, 200, 2)
+        scene = syn._build_scene(syn.video_rng(1, f"thin-{i}"), 4, 120, 200, 2, effects=True)
         out += [(scene, j) for j, lay in enumerate(scene.objects) if lay.thin is not None]
         if len(out) >= n_wanted:
             break
@@ -399,7 +401,7 @@ def test_true_flow_follows_texels_under_deformation_and_shake() -> None:
     checked = 0
     for i in range(40):
         rng = syn.video_rng(2, f"deform-{i}")
-        scene = syn._build_scene(rng, 3, 96, 160, 2)
+        scene = syn._build_scene(rng, 3, 96, 160, 2, effects=True)
         if not any(lay.deform is not None for lay in scene.objects):
             continue
         frames, masks, _, fw, bw = syn._render_scene(scene, None, True)
@@ -436,7 +438,7 @@ def test_effects_change_pixels_not_geometry() -> None:
     from gnnannot.data import _render
 
     for i in range(30):
-        scene = syn._build_scene(syn.video_rng(4, f"fx-{i}"), 4, 72, 128, 2)
+        scene = syn._build_scene(syn.video_rng(4, f"fx-{i}"), 4, 72, 128, 2, effects=True)
         if scene.exposure > 0 and scene.lighting is not None:
             break
     else:
@@ -454,7 +456,8 @@ def test_effects_change_pixels_not_geometry() -> None:
 def test_val_split_sizes_and_three_scribbles(tmp_path: Path) -> None:
     root = tmp_path / "v"
     syn.generate_dataset(root, seed=1, n_train=2, n_val=3, n_frames=4, val_frames=[5, 9],
-                         height=72, width=128, max_objects=4, val_scribbles=3, quiet=True)
+                         height=72, width=128, max_objects=4, val_scribbles=3, effects=True,
+                         quiet=True)
     meta = syn.read_meta(root)
     assert read_split(root, "val") == meta["val"] and len(meta["val"]) == 3
     for seq in read_split(root, "train"):

@@ -213,7 +213,7 @@ def render_scene(
 # --------------------------------------------------------------------------- flow
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The 2x3 affine ``a o b`` (apply ``b`` first)."""
-    return np.concatenate([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]], 1)
+    return a[:, :2] @ b + np.concatenate([np.zeros((2, 2)), a[:, 2:]], axis=1)
 
 
 def _deformed_flow(layer: Layer, t_from: int, t_to: int, ys: np.ndarray, xs: np.ndarray):

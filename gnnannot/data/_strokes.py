@@ -157,7 +157,7 @@ def object_stroke(
     norm = np.stack([-tang[:, 1], tang[:, 0]], axis=1)
     norm /= np.linalg.norm(norm, axis=1, keepdims=True) + 1e-9
     room = _sample(dist, path) - margin
-    amp = np.clip(wiggle * room, 0, 0.1 * wiggle * length + 1.0)
+    amp = np.clip(wiggle * room, 0, wiggle / 10 * length + 1.0)
     path = path + norm * (amp * _smooth_noise(len(path), rng, len(path) / 6))[:, None]
     path = path + rng.normal(0, 0.15, path.shape)  # hand tremor
     keep = _longest_run(_inside(path, dist, margin))

@@ -12,9 +12,9 @@ definition of the true flow: :mod:`gnnannot.data._render`):
   or recoloured to the background's colour statistics. Objects move along smooth random
   walks with rotation and scale change (some fast), occlude each other in a fixed random
   depth order, and some deform non-rigidly;
-* with ``effects`` (default), what real footage has: motion blur (exposure of 30-100% of
-  the frame interval), hand-held camera shake, lighting change (gain drift, a moving
-  shadow edge), non-rigid motion, fast motion and colour-matched objects;
+* with ``effects`` (on in ``params.yaml``), what real footage has: motion blur (exposure
+  of 30-100% of the frame interval), hand-held camera shake, lighting change (gain drift,
+  a moving shadow edge), non-rigid motion, fast motion and colour-matched objects;
 * small sensor noise (uniform -2..2 grey levels) on every frame.
 
 Determinism: one ``numpy.random.Generator`` per video, seeded from ``(seed, crc32(name))``,
@@ -46,6 +46,7 @@ from gnnannot.atomic import write_json
 from gnnannot.data import _effects, _shapes, _strokes, _textures
 from gnnannot.data._render import Layer as _Layer
 from gnnannot.data._render import Scene as _Scene
+from gnnannot.data._render import _compose
 from gnnannot.data._render import flow as _flow
 from gnnannot.data._render import render_labels as _render_labels
 from gnnannot.data._render import render_scene as _render_scene
@@ -178,11 +179,6 @@ def _affine(
     return np.concatenate([m, (centre_dst - m @ centre_src)[:, None]], axis=1)
 
 
-def _then(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The 2x3 affine ``a o b`` (apply ``b`` first)."""
-    return np.concatenate([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]], 1)
-
-
 # --------------------------------------------------------------------------- effects
 @dataclass
 class _Effects:
@@ -248,6 +244,14 @@ def _background(
     return _Layer(canvas, None, maps), src
 
 
+def _bg_patch(rng: np.random.Generator, bg: _Layer, sprite: int) -> np.ndarray:
+    """A random square patch (side ``min(sprite, canvas)``) of the background picture."""
+    ch, cw = bg.texture.shape[:2]
+    s = min(sprite, ch, cw)
+    y0, x0 = int(rng.integers(0, ch - s + 1)), int(rng.integers(0, cw - s + 1))
+    return bg.texture[y0 : y0 + s, x0 : x0 + s]
+
+
 def _colour_match(tex: np.ndarray, ref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Recolour ``tex`` ``(h, w, 3) uint8`` to the per-channel mean and std of ``ref``
     (another photo keeps its texture but takes the background's colours)."""
@@ -267,7 +271,9 @@ def _object_layers(
     what each one is (kind, camouflage, colour match, thin width, non-rigid, fast)."""
     layers, infos = [], []
     for _ in range(k):
-        thin = rng.random() < fx.p_thin
+        # every draw for an effect is guarded by its probability: without effects the
+        # random stream (and so every video) is generator version 1's
+        thin = fx.p_thin > 0 and rng.random() < fx.p_thin
         kind = "thin" if thin else ("horse" if rng.random() < 0.35 else "blob")
         size_px = rng.uniform(0.4, 0.65) * min(h, w) * (1.0 if k == 1 else 0.85)
         size_px *= 1.5 if kind in ("horse", "thin") else 1.0  # thin parts: a larger box
@@ -282,27 +288,24 @@ def _object_layers(
         else:
             alpha = _shapes.blob(sprite, rng)
         is_camo = rng.random() < 0.3
-        ch, cw = bg.texture.shape[:2]
-        s = min(sprite, ch, cw)
-        y0, x0 = int(rng.integers(0, ch - s + 1)), int(rng.integers(0, cw - s + 1))
-        patch = bg.texture[y0 : y0 + s, x0 : x0 + s]
         matched = False
         if is_camo:  # texture cut from the background picture itself: similar colours
-            tex = cv2.resize(patch, (sprite, sprite))
+            tex = cv2.resize(_bg_patch(rng, bg, sprite), (sprite, sprite))
             tex = np.clip(tex.astype(np.float32) * rng.uniform(0.85, 1.15), 0, 255)
             tex = tex.astype(np.uint8)
         else:
             tex, _ = _textures.random_photo(sprite, sprite, rng, exclude=bg_src)
             if rng.random() < 0.5:
                 tex = _textures.add_detail(tex, rng, rng.uniform(0.04, 0.14))
-            if rng.random() < fx.p_colour_match:  # a different texture, the same colours
-                tex = _colour_match(tex, patch, rng)
+            if fx.p_colour_match > 0 and rng.random() < fx.p_colour_match:
+                # a different texture, the background's colours
+                tex = _colour_match(tex, _bg_patch(rng, bg, sprite), rng)
                 matched = True
         tex = _textures.shade(tex, rng)
         deform = None
-        if not thin and rng.random() < fx.p_nonrigid:
+        if not thin and fx.p_nonrigid > 0 and rng.random() < fx.p_nonrigid:
             deform = _effects.random_deform(rng, sprite, float(rng.uniform(0.1, 0.3)))
-        fast = bool(rng.random() < fx.p_fast)
+        fast = bool(fx.p_fast > 0 and rng.random() < fx.p_fast)
         layers.append(_Layer(tex, alpha, np.zeros((n, 2, 3)), float(alpha.sum()), deform,
                              thin_alpha))
         infos.append({"kind": kind, "camouflaged": bool(is_camo), "colour_matched": matched,
@@ -360,7 +363,7 @@ def _check_size(n_frames: int, height: int, width: int, max_objects: int) -> Non
 
 
 def _build_scene(
-    rng: np.random.Generator, n: int, h: int, w: int, max_objects: int, effects: bool = True
+    rng: np.random.Generator, n: int, h: int, w: int, max_objects: int, effects: bool = False
 ) -> _Scene:
     """Draw effects, textures, shapes and motions; retry object motions until every
     object keeps >= 30% of its area visible (in frame, not occluded) in every frame (25
@@ -394,7 +397,7 @@ def _build_scene(
     if fx.shake[0] > 0:
         shake = _effects.shake_maps(rng, n, h, w, *fx.shake)
         for layer in [bg, *objects]:
-            layer.maps = np.stack([_then(shake[t], layer.maps[t]) for t in range(n)])
+            layer.maps = np.stack([_compose(shake[t], layer.maps[t]) for t in range(n)])
     lighting = _effects.random_lighting(rng, n, h, w) if fx.lighting else None
     info = {"exposure": round(fx.exposure, 4), "shake_px": round(fx.shake[0], 3),
             "shake_deg": round(fx.shake[1], 3), "lighting": lighting is not None,
@@ -509,13 +512,13 @@ def make_video(
     max_objects: int = 3,
     with_flow: bool = True,
     *,
-    effects: bool = True,
+    effects: bool = False,
     n_scribbles: int = 1,
 ) -> SyntheticVideo:
     """Generate one video deterministically from ``(seed, name)``, the sizes and
     ``effects`` (motion blur, shake, lighting, non-rigid/fast/thin/colour-matched objects;
-    off = the plain rigid scenes of generator version 1's design), with ``n_scribbles``
-    first scribbles on different frames."""
+    off, the default for tests and demos: the plain rigid scenes, byte-identical to
+    generator version 1), with ``n_scribbles`` first scribbles on different frames."""
     _check_size(n_frames, height, width, max_objects)
     if n_scribbles < 1:
         raise ConfigError(f"synthetic scribbles per video: expected >= 1, found {n_scribbles}")
@@ -558,8 +561,8 @@ def generate_dataset(
     height: int = 480,
     width: int = 854,
     max_objects: int = 3,
-    val_scribbles: int = 3,
-    effects: bool = True,
+    val_scribbles: int = 1,
+    effects: bool = False,
     quality: int = 90,
     flow_dir: str | os.PathLike[str] | None = None,
     quiet: bool = False,
@@ -568,7 +571,9 @@ def generate_dataset(
     names (train first, then val).
 
     ``n_frames`` is the length of every video, or an inclusive ``[min, max]`` range each
-    video's length is drawn from; ``val_frames`` overrides it for the val split.
+    video's length is drawn from; ``val_frames`` overrides it for the val split. The
+    defaults make generator version 1's plain dataset (no effects, one scribble per
+    video); the pipeline's dataset is set in ``params.yaml`` (``data.synthetic``).
     Writes JPEG frames, palette PNG masks, ``ImageSets/2017/{train,val}.txt``,
     ``Scribbles/<seq>/001.json`` for every video (and ``002.json``... up to
     ``val_scribbles`` for val videos: DAVIS gives 3 first scribbles per val video) and
