@@ -19,9 +19,12 @@ def synthetic(
     n_train: int = typer.Option(8, help="Training videos."),
     n_val: int = typer.Option(4, help="Validation videos."),
     n_frames: int = typer.Option(24, help="Frames per video."),
+    val_frames: int = typer.Option(0, help="Frames per val video (0: same as --n-frames)."),
     height: int = typer.Option(480, help="Frame height."),
     width: int = typer.Option(854, help="Frame width."),
     max_objects: int = typer.Option(3, help="At most this many objects per video."),
+    val_scribbles: int = typer.Option(3, help="First scribbles per val video."),
+    effects: bool = typer.Option(True, help="Motion blur, shake, lighting, thin parts..."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Generate the deterministic synthetic dataset into OUT."""
@@ -38,8 +41,9 @@ def synthetic(
         out,
         seed=seed,
         synthetic=dict(
-            n_train=n_train, n_val=n_val, n_frames=n_frames, height=height, width=width,
-            max_objects=max_objects,
+            n_train=n_train, n_val=n_val, n_frames=n_frames, val_frames=val_frames or None,
+            height=height, width=width, max_objects=max_objects, val_scribbles=val_scribbles,
+            effects=effects,
         ),
         quiet=quiet,
     )

@@ -70,3 +70,76 @@ def random_shape(size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     if rng.random() < 0.35:
         return horse(size, rng), "horse"
     return blob(size, rng), "blob"
+
+
+# --------------------------------------------------------------------------- thin parts
+THIN_KINDS = ("legs", "pole", "wheels")
+
+
+def _to_big(q: np.ndarray, big: int) -> np.ndarray:
+    """Normalised coordinates ``(n, 2)`` in [-1, 1] -> 1/16-px fixed point on the
+    ``big`` canvas (the inner 80%)."""
+    return np.round((big / 2 + q * 0.4 * big) * 16).astype(np.int32)
+
+
+def _fill_blob(canvas: np.ndarray, rng: np.random.Generator, centre, rx: float, ry: float) -> None:
+    pts = _polar_blob(rng) * np.array([rx, ry]) + np.asarray(centre, float)
+    cv2.fillPoly(canvas, [_to_big(pts, canvas.shape[0])], 1, cv2.LINE_8, shift=4)
+
+
+def _polyline(canvas: np.ndarray, pts: np.ndarray, width_big: int) -> None:
+    cv2.polylines(canvas, [_to_big(np.asarray(pts, float), canvas.shape[0])], False, 1,
+                  thickness=width_big, lineType=cv2.LINE_8, shift=4)
+
+
+def thin_object(
+    size: int, rng: np.random.Generator, line_px: float, kind: str | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """An object with thin parts ``line_px`` sprite pixels wide: ``legs`` (a body on 2-6
+    jointed legs), ``pole`` (a sign on a long pole, sometimes a hanging string) or
+    ``wheels`` (a rider on two spoked rings). Returns the alpha ``(size, size) float32``,
+    the alpha of the thin parts outside the body (same shape) and the kind."""
+    if kind is None:
+        kind = THIN_KINDS[int(rng.integers(len(THIN_KINDS)))]
+    big = 4 * size
+    body = np.zeros((big, big), np.uint8)
+    thin = np.zeros((big, big), np.uint8)
+    lw = max(1, int(round(4 * line_px)))
+    if kind == "legs":
+        _fill_blob(body, rng, (0.0, -0.45), rng.uniform(0.5, 0.7), rng.uniform(0.25, 0.4))
+        n_legs = int(rng.integers(2, 7))
+        for x in np.linspace(-0.45, 0.45, n_legs) + rng.normal(0, 0.05, n_legs):
+            knee = (x + rng.uniform(-0.35, 0.35), rng.uniform(0.1, 0.4))
+            foot = (knee[0] + rng.uniform(-0.3, 0.3), rng.uniform(0.8, 0.95))
+            _polyline(thin, np.array([(x, -0.35), knee, foot]), lw)
+    elif kind == "pole":
+        top = (rng.uniform(-0.2, 0.2), -0.55)
+        _fill_blob(body, rng, top, rng.uniform(0.35, 0.6), rng.uniform(0.25, 0.4))
+        _polyline(thin, np.array([top, (rng.uniform(-0.25, 0.25), 0.95)]), lw)
+        if rng.random() < 0.6:  # a string hanging from the sign
+            side = rng.choice([-1.0, 1.0])
+            xs = np.linspace(0, 1, 24)
+            curve = np.stack([top[0] + side * (0.3 + 0.6 * xs), top[1] + 0.15 + 0.9 * xs**2
+                              + 0.05 * np.sin(6 * xs + rng.uniform(0, 6))], 1)
+            _polyline(thin, np.clip(curve, -0.98, 0.98), lw)
+    elif kind == "wheels":
+        _fill_blob(body, rng, (0.0, -0.45), rng.uniform(0.3, 0.45), rng.uniform(0.3, 0.45))
+        r = rng.uniform(0.3, 0.42)
+        for cx in (-0.55, 0.55):
+            c = np.array([cx, 0.5])
+            cv2.circle(thin, tuple(int(v) for v in _to_big(c[None], big)[0]),
+                       int(round(r * 0.4 * big * 16)), 1, thickness=lw, lineType=cv2.LINE_8,
+                       shift=4)
+            n_spokes = int(rng.integers(3, 7))
+            for a in rng.uniform(0, np.pi) + np.arange(n_spokes) * np.pi / n_spokes:
+                d = r * np.array([np.cos(a), np.sin(a)])
+                _polyline(thin, np.array([c - d, c + d]), lw)
+            _polyline(thin, np.array([c, (0.0, -0.3)]), lw)  # frame: hub to the rider
+        _polyline(thin, np.array([(-0.55, 0.5), (0.55, 0.5)]), lw)
+    else:
+        raise ValueError(f"thin kind must be one of {THIN_KINDS}, found {kind!r}")
+    alpha = np.maximum(body, thin).astype(np.float32)
+    thin_only = (thin * (1 - body)).astype(np.float32)  # the thin parts outside the body
+    down = (size, size)
+    return (cv2.resize(alpha, down, interpolation=cv2.INTER_AREA),
+            cv2.resize(thin_only, down, interpolation=cv2.INTER_AREA), kind)

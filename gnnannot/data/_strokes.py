@@ -101,11 +101,13 @@ def _smooth_noise(n: int, rng: np.random.Generator, corr: float) -> np.ndarray:
 
 
 def object_stroke(
-    mask: np.ndarray, rng: np.random.Generator, margin: float = 2.5
+    mask: np.ndarray, rng: np.random.Generator, margin: float = 2.5, trim: float = 0.08,
+    wiggle: float = 0.3,
 ) -> np.ndarray | None:
     """A smooth stroke inside ``mask`` ``(H, W) bool`` (``(n, 2)`` x, y pixel coords), every
     point at least ``margin`` px from the boundary (less, down to 1.5 px, for thin objects);
-    None if the mask is too thin/small."""
+    None if the mask is too thin/small. ``trim``: fraction of the medial path cut at each
+    end; ``wiggle``: sideways swing as a fraction of the room left inside the object."""
     if not mask.any():
         return None
     ys, xs = np.nonzero(mask)
@@ -134,8 +136,8 @@ def object_stroke(
         core = lab == (1 + int(np.argmax(sizes)))
     path = _skeleton_longest_path(skeletonize(core))
     if len(path) >= 2:
-        # humans rarely reach the tips: trim ~8% at each end
-        k = int(0.08 * len(path))
+        # humans rarely reach the tips: trim at each end
+        k = int(trim * len(path))
         path = path[k : len(path) - k] if len(path) - 2 * k >= 2 else path
     if _length(path) < 2.0:  # tiny/round object: a short wiggle around the deepest point
         cy, cx = np.unravel_index(int(np.argmax(dist)), dist.shape)
@@ -155,7 +157,7 @@ def object_stroke(
     norm = np.stack([-tang[:, 1], tang[:, 0]], axis=1)
     norm /= np.linalg.norm(norm, axis=1, keepdims=True) + 1e-9
     room = _sample(dist, path) - margin
-    amp = np.clip(0.3 * room, 0, 0.03 * length + 1.0)
+    amp = np.clip(wiggle * room, 0, wiggle / 10 * length + 1.0)
     path = path + norm * (amp * _smooth_noise(len(path), rng, len(path) / 6))[:, None]
     path = path + rng.normal(0, 0.15, path.shape)  # hand tremor
     keep = _longest_run(_inside(path, dist, margin))

@@ -13,7 +13,10 @@ from gnnannot.errors import ConfigError, DataError
 from gnnannot.progress import log
 
 SOURCES = ("synthetic", "davis2017", "local")
-_SYNTHETIC_KEYS = {"n_train", "n_val", "n_frames", "height", "width", "max_objects", "quality"}
+_SYNTHETIC_KEYS = {
+    "n_train", "n_val", "n_frames", "val_frames", "height", "width", "max_objects",
+    "val_scribbles", "effects", "quality",
+}
 
 
 def _link_tree(src: Path, dst: Path) -> None:

@@ -1,26 +1,27 @@
 """Deterministic synthetic video dataset in DAVIS layout, with exact optical flow.
 
-Each video is a stack of textured layers composited back to front:
+Each video is a stack of textured layers composited back to front (rendering and the
+definition of the true flow: :mod:`gnnannot.data._render`):
 
 * a background picture larger than the frame, seen through a moving camera (smooth pan
   and slight zoom: a sliding window);
-* 1..``max_objects`` objects: silhouettes (the scikit-image horse or random smooth blobs
-  with limbs) filled with photo textures from the images shipped in the scikit-image
-  wheel; some objects are camouflaged (texture cut from the background picture itself).
-  Objects move along smooth random walks with rotation and scale change and occlude each
-  other in a fixed random depth order.
+* 1..``max_objects`` objects: silhouettes (the scikit-image horse, random smooth blobs
+  with limbs, or objects with thin parts 2-8 px wide: jointed legs, a pole with a string,
+  spoked wheels) filled with photo textures from the images shipped in the scikit-image
+  wheel; some objects are camouflaged (texture cut from the background picture itself)
+  or recoloured to the background's colour statistics. Objects move along smooth random
+  walks with rotation and scale change (some fast), occlude each other in a fixed random
+  depth order, and some deform non-rigidly;
+* with ``effects`` (on in ``params.yaml``), what real footage has: motion blur (exposure
+  of 30-100% of the frame interval), hand-held camera shake, lighting change (gain drift,
+  a moving shadow edge), non-rigid motion, fast motion and colour-matched objects;
 * small sensor noise (uniform -2..2 grey levels) on every frame.
 
-Every layer ``L`` is placed in frame ``t`` by an affine map ``A_t^L`` (layer pixel ->
-frame pixel), so the true flow is exact: at a frame pixel ``p`` whose visible surface is
-layer ``L``, ``forward[t][p] = A_{t+1}^L((A_t^L)^{-1}(p)) - p`` and ``backward[t][q] =
-A_t^L((A_{t+1}^L)^{-1}(q)) - q`` for ``q`` in frame ``t+1``. Flows are ``(H, W, 2)
-float32`` in (y, x) order. The visible surface is the front-most layer whose (bilinearly
-warped) alpha is >= 0.5 -- the same rule that makes the ground-truth masks.
-
 Determinism: one ``numpy.random.Generator`` per video, seeded from ``(seed, crc32(name))``,
-so a video does not depend on how many others are generated; OpenCV warps and JPEG/PNG
-encoding are deterministic, so equal arguments give byte-identical files.
+so a video does not depend on how many others are generated; a video's length (when
+drawn from a range) comes from a second generator seeded from ``(seed, crc32(name), 1)``.
+OpenCV warps and JPEG/PNG encoding are deterministic, so equal arguments give
+byte-identical files.
 
 Scribble coordinates: ``x / (W - 1)``, ``y / (H - 1)`` of the pixel-centre coordinates
 (``davisinteractive``'s ``scribbles2mask`` multiplies by ``W - 1``/``H - 1``). Every point
@@ -33,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,13 @@ import cv2
 import numpy as np
 
 from gnnannot.atomic import write_json
-from gnnannot.data import _shapes, _strokes, _textures, numerics
+from gnnannot.data import _effects, _shapes, _strokes, _textures, numerics
+from gnnannot.data._render import Layer as _Layer
+from gnnannot.data._render import Scene as _Scene
+from gnnannot.data._render import _compose
+from gnnannot.data._render import flow as _flow
+from gnnannot.data._render import render_labels as _render_labels
+from gnnannot.data._render import render_scene as _render_scene
 from gnnannot.data.davis import (
     read_annotations,
     write_scribble,
@@ -52,8 +60,17 @@ from gnnannot.data.numerics import portable_numerics
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.progress import track
 
-GENERATOR_VERSION = 1
+__all__ = [
+    "GENERATOR_VERSION", "SyntheticVideo", "generate_dataset", "load_flow", "make_scribble",
+    "make_scribbles", "make_video", "occlusion_from_labels", "read_meta", "save_flow",
+    "true_flow", "video_length", "video_names", "video_rng",
+]
+_RENDER_API = (_Layer, _Scene, _flow, _render_labels, _render_scene)  # used by the tests
+
+GENERATOR_VERSION = 2
 META_FILE = "synthetic.json"
+THIN_WIDTH_PX = (2.0, 8.0)  # frame width of thin parts (px), at any object scale
+_THIN_MIN_SCALE = 0.75  # objects with thin parts shrink to at most this of their sprite
 
 
 @dataclass
@@ -64,7 +81,9 @@ class SyntheticVideo:
     object ids 1..n_objects (0 = background); flow_forward / flow_backward
     ``(T-1, H, W, 2) float32`` (y, x) true flow (None if not requested); scribble: the
     DAVIS scribble dict of the first interaction (strokes on ``scribble_frame`` only);
-    visibility ``(T, n_objects) float32``: visible / unoccluded in-frame area per object.
+    scribbles: all starting scribbles (``scribbles[0] is scribble``), each on one frame;
+    visibility ``(T, n_objects) float32``: visible / unoccluded in-frame area per object;
+    info: what the video contains (effects, per-object kind, thin parts, motion).
     """
 
     name: str
@@ -78,6 +97,8 @@ class SyntheticVideo:
     visibility: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     camouflaged: list[bool] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
+    scribbles: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- seeds/names
@@ -92,6 +113,29 @@ def video_names(n_train: int, n_val: int) -> tuple[list[str], list[str]]:
 def video_rng(seed: int, name: str) -> np.random.Generator:
     """The generator of one video: seeded from ``seed`` and a stable hash of ``name``."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]))
+
+
+def _frame_range(value: int | Sequence[int], key: str) -> tuple[int, int]:
+    """``n`` or ``[lo, hi]`` -> an inclusive length range, checked."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        lo = hi = int(value)
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        lo, hi = (int(v) for v in value)
+    else:
+        raise ConfigError(f"synthetic {key}: expected an int or [min, max], found {value!r}")
+    if lo < 2 or hi < lo:
+        raise ConfigError(f"synthetic {key}: expected 2 <= min <= max, found {value!r}")
+    return lo, hi
+
+
+def video_length(seed: int, name: str, frames: int | Sequence[int]) -> int:
+    """Length of video ``name``: ``frames`` itself, or drawn uniformly from the inclusive
+    range ``[lo, hi]`` with a generator of its own (independent of the video's content)."""
+    lo, hi = _frame_range(frames, "n_frames")
+    if lo == hi:
+        return lo
+    seq = np.random.SeedSequence([int(seed), zlib.crc32(name.encode()), 1])
+    return int(np.random.default_rng(seq).integers(lo, hi + 1))
 
 
 # --------------------------------------------------------------------------- motion
@@ -136,44 +180,56 @@ def _affine(
     return np.concatenate([m, (centre_dst - m @ centre_src)[:, None]], axis=1)
 
 
-def _invert(a: np.ndarray) -> np.ndarray:
-    return cv2.invertAffineTransform(a)
-
-
-def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The 2x3 affine ``a o b`` (apply ``b`` first)."""
-    return a[:, :2] @ np.concatenate([b[:, :2], b[:, 2:]], axis=1) + np.concatenate(
-        [np.zeros((2, 2)), a[:, 2:]], axis=1
-    )
-
-
+# --------------------------------------------------------------------------- effects
 @dataclass
-class _Layer:
-    texture: np.ndarray  # (h, w, 3) uint8
-    alpha: np.ndarray | None  # (h, w) float32 in [0, 1]; None = opaque background
-    maps: np.ndarray  # (T, 2, 3) float64 layer pixel -> frame pixel
-    area: float = 0.0  # alpha sum (layer pixels)
+class _Effects:
+    """Per-video effect choices (all off without ``effects``)."""
+
+    exposure: float = 0.0  # motion blur: exposure in frame intervals (0 = none)
+    shake: tuple[float, float] = (0.0, 0.0)  # camera shake: translation sigma px, rotation deg
+    lighting: bool = False
+    p_thin: float = 0.0  # per object: thin parts
+    p_nonrigid: float = 0.0
+    p_fast: float = 0.0
+    p_colour_match: float = 0.0
 
 
+def _draw_effects(rng: np.random.Generator, w: int, on: bool) -> _Effects:
+    if not on:
+        return _Effects()
+    unit = w / 854.0
+    fx = _Effects(p_thin=0.35, p_nonrigid=0.45, p_fast=0.25, p_colour_match=0.3)
+    if rng.random() < 0.55:
+        fx.exposure = float(rng.uniform(0.3, 1.0))
+    if rng.random() < 0.45:
+        fx.shake = (float(rng.uniform(1.0, 4.0) * unit), float(rng.uniform(0.1, 0.6)))
+    fx.lighting = bool(rng.random() < 0.5)
+    return fx
+
+
+# --------------------------------------------------------------------------- layers
 def _background(
-    rng: np.random.Generator, n: int, h: int, w: int
+    rng: np.random.Generator, n: int, h: int, w: int, margin: float = 0.0
 ) -> tuple[_Layer, str]:
-    """The background layer and its source name: canvas ``1.4x`` the frame, camera walk."""
+    """The background layer and its source name: canvas ``1.4x`` the frame, camera walk;
+    the window stays ``margin`` px inside the canvas (room for camera shake)."""
     ch, cw = int(round(h * 1.4)), int(round(w * 1.4))
     canvas, src = _textures.background_canvas(ch, cw, rng)
     unit = w / 854.0
+    m = min(margin, 0.45 * (ch - h), 0.45 * (cw - w))
+    lo, hi = np.array([m, m]), np.array([cw - w - m, ch - h - m], float)
     if rng.random() < 0.12:  # static camera
-        cam = np.repeat(rng.uniform([0, 0], [cw - w, ch - h])[None], n, axis=0)
+        cam = np.repeat(rng.uniform(lo, hi)[None], n, axis=0)
         zoom = np.ones(n)
     else:
         speed = rng.uniform(1.0, 7.0) * unit
         ang = rng.uniform(0, 2 * np.pi)
         cam = _walk(
-            rng, n, rng.uniform([0, 0], [cw - w, ch - h]),
+            rng, n, rng.uniform(lo, hi),
             speed * np.array([np.cos(ang), 0.4 * np.sin(ang)]),
-            np.zeros(2), np.array([cw - w, ch - h], float), 0.25 * unit, 8.0 * unit,
+            lo, hi, 0.25 * unit, 8.0 * unit,
         )
-        cam = np.clip(cam, 0, [cw - w, ch - h])
+        cam = np.clip(cam, lo, hi)
         if rng.random() < 0.5:
             zoom = numerics.exp(_walk(rng, n, [rng.uniform(0, 0.08)], [rng.normal(0, 0.004)],
                                 np.zeros(1), np.full(1, 0.1), 0.001, 0.01)[:, 0])
@@ -189,52 +245,88 @@ def _background(
     return _Layer(canvas, None, maps), src
 
 
+def _bg_patch(rng: np.random.Generator, bg: _Layer, sprite: int) -> np.ndarray:
+    """A random square patch (side ``min(sprite, canvas)``) of the background picture."""
+    ch, cw = bg.texture.shape[:2]
+    s = min(sprite, ch, cw)
+    y0, x0 = int(rng.integers(0, ch - s + 1)), int(rng.integers(0, cw - s + 1))
+    return bg.texture[y0 : y0 + s, x0 : x0 + s]
+
+
+def _colour_match(tex: np.ndarray, ref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Recolour ``tex`` ``(h, w, 3) uint8`` to the per-channel mean and std of ``ref``
+    (another photo keeps its texture but takes the background's colours)."""
+    t = tex.astype(np.float32)
+    r = ref.astype(np.float32).reshape(-1, 3)
+    mt, st = t.reshape(-1, 3).mean(0), t.reshape(-1, 3).std(0) + 1e-3
+    mr, sr = r.mean(0), r.std(0)
+    out = (t - mt) / st * (sr * np.float32(rng.uniform(0.8, 1.2))) + mr
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def _object_layers(
-    rng: np.random.Generator,
-    n: int,
-    h: int,
-    w: int,
-    k: int,
-    bg: _Layer,
-    bg_src: str,
-) -> tuple[list[_Layer], list[str], list[bool]]:
-    """Sprites (texture + alpha) of ``k`` objects, not yet placed (maps filled later)."""
-    layers, kinds, camo = [], [], []
+    rng: np.random.Generator, n: int, h: int, w: int, k: int, bg: _Layer, bg_src: str,
+    fx: _Effects,
+) -> tuple[list[_Layer], list[dict[str, Any]]]:
+    """Sprites (texture + alpha) of ``k`` objects, not yet placed (maps filled later), and
+    what each one is (kind, camouflage, colour match, thin width, non-rigid, fast)."""
+    layers, infos = [], []
     for _ in range(k):
-        kind = "horse" if rng.random() < 0.35 else "blob"
+        # every draw for an effect is guarded by its probability: without effects the
+        # random stream (and so every video) is generator version 1's
+        thin = fx.p_thin > 0 and rng.random() < fx.p_thin
+        kind = "thin" if thin else ("horse" if rng.random() < 0.35 else "blob")
         size_px = rng.uniform(0.4, 0.65) * min(h, w) * (1.0 if k == 1 else 0.85)
-        size_px *= 1.5 if kind == "horse" else 1.0  # thin legs: a larger box, similar area
+        size_px *= 1.5 if kind in ("horse", "thin") else 1.0  # thin parts: a larger box
         sprite = max(8, int(round(size_px * 1.3)))  # drawn at the largest scale used
-        alpha = _shapes.horse(sprite, rng) if kind == "horse" else _shapes.blob(sprite, rng)
+        thin_alpha, line_px = None, 0.0
+        if thin:
+            lo, hi = THIN_WIDTH_PX
+            line_px = float(rng.uniform(lo / _THIN_MIN_SCALE, hi))
+            alpha, thin_alpha, kind = _shapes.thin_object(sprite, rng, line_px)
+        elif kind == "horse":
+            alpha = _shapes.horse(sprite, rng)
+        else:
+            alpha = _shapes.blob(sprite, rng)
         is_camo = rng.random() < 0.3
+        matched = False
         if is_camo:  # texture cut from the background picture itself: similar colours
-            ch, cw = bg.texture.shape[:2]
-            s = min(sprite, ch, cw)
-            y0, x0 = int(rng.integers(0, ch - s + 1)), int(rng.integers(0, cw - s + 1))
-            tex = cv2.resize(bg.texture[y0 : y0 + s, x0 : x0 + s], (sprite, sprite))
+            tex = cv2.resize(_bg_patch(rng, bg, sprite), (sprite, sprite))
             tex = np.clip(tex.astype(np.float32) * rng.uniform(0.85, 1.15), 0, 255)
             tex = tex.astype(np.uint8)
         else:
             tex, _ = _textures.random_photo(sprite, sprite, rng, exclude=bg_src)
             if rng.random() < 0.5:
                 tex = _textures.add_detail(tex, rng, rng.uniform(0.04, 0.14))
+            if fx.p_colour_match > 0 and rng.random() < fx.p_colour_match:
+                # a different texture, the background's colours
+                tex = _colour_match(tex, _bg_patch(rng, bg, sprite), rng)
+                matched = True
         tex = _textures.shade(tex, rng)
-        layers.append(_Layer(tex, alpha, np.zeros((n, 2, 3)), float(alpha.sum())))
-        kinds.append(kind)
-        camo.append(bool(is_camo))
-    return layers, kinds, camo
+        deform = None
+        if not thin and fx.p_nonrigid > 0 and rng.random() < fx.p_nonrigid:
+            deform = _effects.random_deform(rng, sprite, float(rng.uniform(0.1, 0.3)))
+        fast = bool(fx.p_fast > 0 and rng.random() < fx.p_fast)
+        layers.append(_Layer(tex, alpha, np.zeros((n, 2, 3)), float(alpha.sum()), deform,
+                             thin_alpha))
+        infos.append({"kind": kind, "camouflaged": bool(is_camo), "colour_matched": matched,
+                      "thin_px": round(line_px, 3), "nonrigid": deform is not None,
+                      "fast": fast})
+    return layers, infos
 
 
 def _place_objects(
-    rng: np.random.Generator, layers: list[_Layer], n: int, h: int, w: int
+    rng: np.random.Generator, layers: list[_Layer], infos: list[dict[str, Any]], n: int,
+    h: int, w: int,
 ) -> None:
     """Fill each object's per-frame maps: smooth walks of position, angle and log-scale;
-    later objects often head for an earlier one so that they cross and occlude."""
+    later objects often head for an earlier one so that they cross and occlude; fast
+    objects move 12-24 px per frame (at 854 px width)."""
     unit = w / 854.0
     lo = np.array([0.12 * w, 0.15 * h])
     hi = np.array([0.88 * w, 0.85 * h])
     paths: list[np.ndarray] = []
-    for layer in layers:
+    for layer, info in zip(layers, infos, strict=True):
         speed = rng.uniform(1.5, 9.0) * unit
         ang = rng.uniform(0, 2 * np.pi)
         start = rng.uniform(lo, hi)
@@ -245,135 +337,120 @@ def _place_objects(
             start = np.clip(target - reach * np.array([np.cos(ang), np.sin(ang)]), lo, hi)
             d = target - start
             ang = float(np.arctan2(d[1], d[0]))
+        if info["fast"]:
+            speed = rng.uniform(12.0, 24.0) * unit
         pos = _walk(rng, n, start, speed * np.array([np.cos(ang), np.sin(ang)]), lo, hi,
-                    0.3 * unit, 1.6 * speed)
+                    (1.0 if info["fast"] else 0.3) * unit, (1.3 if info["fast"] else 1.6) * speed)
         paths.append(pos)
         spin = _walk(rng, n, [rng.uniform(-0.5, 0.5)], [np.deg2rad(rng.uniform(-2, 2))],
                      np.full(1, -0.9), np.full(1, 0.9), np.deg2rad(0.3), np.deg2rad(3.0))[:, 0]
         logs = _walk(rng, n, [rng.uniform(-0.15, 0.15)], [rng.normal(0, 0.012)],
                      numerics.log(np.full(1, 0.75)), numerics.log(np.full(1, 1.3)),
                      0.004, 0.03)[:, 0]
-        log_lo, log_hi = numerics.log(np.array([0.7, 1.3]))
-        scale = numerics.exp(np.clip(logs, log_lo, log_hi)) / 1.3  # sprite drawn at 1.3
+        low = float(numerics.log(1.3 * _THIN_MIN_SCALE if layer.thin is not None else 0.7))
+        # sprite drawn at 1.3
+        scale = numerics.exp(np.clip(logs, low, float(numerics.log(1.3)))) / 1.3
         c_src = (np.array(layer.alpha.shape[::-1], float) - 1) / 2.0
         for t in range(n):
             layer.maps[t] = _affine(scale[t], spin[t], c_src, pos[t])
 
 
-# --------------------------------------------------------------------------- rendering
-def _roi(m: np.ndarray, shape: tuple[int, int], h: int, w: int) -> tuple[int, int, int, int]:
-    """Frame box ``(x0, y0, x1, y1)`` covered by a ``shape`` sprite under map ``m``."""
-    sh, sw = shape
-    corners = np.array([[0, 0, 1], [sw - 1, 0, 1], [0, sh - 1, 1], [sw - 1, sh - 1, 1]], float)
-    p = corners @ m.T
-    x0 = max(int(np.floor(p[:, 0].min())) - 1, 0)
-    y0 = max(int(np.floor(p[:, 1].min())) - 1, 0)
-    x1 = min(int(np.ceil(p[:, 0].max())) + 2, w)
-    y1 = min(int(np.ceil(p[:, 1].max())) + 2, h)
-    return x0, y0, x1, y1
+# --------------------------------------------------------------------------- scene
+def _check_size(n_frames: int, height: int, width: int, max_objects: int) -> None:
+    if n_frames < 2:
+        raise ConfigError(f"synthetic n_frames: expected >= 2, found {n_frames}")
+    if height < 32 or width < 32:
+        raise ConfigError(f"synthetic height/width: expected >= 32, found {height}x{width}")
+    if not 1 <= max_objects <= 20:
+        raise ConfigError(f"synthetic max_objects: expected 1..20, found {max_objects}")
 
 
-def _warp(img: np.ndarray, m: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    mm = m.copy()
-    mm[:, 2] -= (x0, y0)
-    return cv2.warpAffine(img, mm, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-def _render_labels(
-    objects: list[_Layer], t: int, h: int, w: int, factor: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Visible-object labels ``(h', w') uint8`` at ``factor`` resolution and each object's
-    unoccluded in-frame area (pixels, same resolution)."""
-    hh, ww = int(round(h * factor)), int(round(w * factor))
-    labels = np.zeros((hh, ww), np.uint8)
-    amodal = np.zeros(len(objects))
-    for i, layer in enumerate(objects):
-        m = layer.maps[t] * factor
-        box = _roi(m, layer.alpha.shape, hh, ww)
-        if box[2] <= box[0] or box[3] <= box[1]:
-            continue
-        a = _warp(layer.alpha, m, box) >= 0.5
-        amodal[i] = a.sum()
-        labels[box[1] : box[3], box[0] : box[2]][a] = i + 1
-    return labels, amodal
-
-
-def _render_frame(
-    bg: _Layer, objects: list[_Layer], t: int, h: int, w: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Composite frame ``(h, w, 3) float32``, labels ``(h, w) uint8`` and amodal areas."""
-    img = cv2.warpAffine(bg.texture, bg.maps[t], (w, h), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-    labels = np.zeros((h, w), np.uint8)
-    amodal = np.zeros(len(objects))
-    for i, layer in enumerate(objects):
-        m = layer.maps[t]
-        box = _roi(m, layer.alpha.shape, h, w)
-        if box[2] <= box[0] or box[3] <= box[1]:
-            continue
-        a = _warp(layer.alpha, m, box)
-        tex = _warp(layer.texture, m, box).astype(np.float32)
-        x0, y0, x1, y1 = box
-        sub = img[y0:y1, x0:x1]
-        sub += (tex - sub) * a[..., None]
-        vis = a >= 0.5
-        amodal[i] = vis.sum()
-        labels[y0:y1, x0:x1][vis] = i + 1
-    return img, labels, amodal
-
-
-def _flow(
-    layers: list[_Layer], labels: np.ndarray, t_from: int, t_to: int, grid: tuple | None = None
-) -> np.ndarray:
-    """True flow ``(H, W, 2) float32`` (y, x) of frame ``t_from`` pixels into ``t_to``;
-    ``layers[0]`` is the background, ``labels`` the visible layer index at ``t_from``."""
-    h, w = labels.shape
-    if grid is None:
-        grid = np.mgrid[0:h, 0:w].astype(np.float32)
-    ys, xs = grid
-    # per-layer affine displacement d(p) = A_to(A_from^-1(p)) - p, gathered by label
-    coef = np.zeros((len(layers), 6), np.float64)
-    for idx, layer in enumerate(layers):
-        d = _compose(layer.maps[t_to], _invert(layer.maps[t_from]))
-        d[0, 0] -= 1.0
-        d[1, 1] -= 1.0
-        coef[idx] = d.ravel()
-    out = np.empty((h, w, 2), np.float32)
-    if len(layers) == 1 or not labels.any():
-        c = coef[0].astype(np.float32)
-        out[..., 1] = c[0] * xs + c[1] * ys + c[2]
-        out[..., 0] = c[3] * xs + c[4] * ys + c[5]
-        return out
-    c = coef.astype(np.float32)[labels]  # (H, W, 6)
-    out[..., 1] = c[..., 0] * xs + c[..., 1] * ys + c[..., 2]
-    out[..., 0] = c[..., 3] * xs + c[..., 4] * ys + c[..., 5]
-    return out
+def _build_scene(
+    rng: np.random.Generator, n: int, h: int, w: int, max_objects: int, effects: bool = False
+) -> _Scene:
+    """Draw effects, textures, shapes and motions; retry object motions until every
+    object keeps >= 30% of its area visible (in frame, not occluded) in every frame (25
+    tries max, then the best try); then add camera shake to every layer."""
+    fx = _draw_effects(rng, w, effects)
+    k = int(rng.integers(1, max_objects + 1))
+    margin = _effects.shake_bound(h, w, *fx.shake) if fx.shake[0] > 0 else 0.0
+    bg, bg_src = _background(rng, n, h, w, margin)
+    objects, infos = _object_layers(rng, n, h, w, k, bg, bg_src, fx)
+    order = rng.permutation(k)  # random depth order (back to front)
+    objects = [objects[i] for i in order]
+    infos = [infos[i] for i in order]
+    factor = min(1.0, 160.0 / min(h, w))  # the check runs at low resolution
+    best, best_score = None, -1.0
+    for _attempt in range(25):
+        _place_objects(rng, objects, infos, n, h, w)
+        worst = 1.0
+        for t in range(n):
+            labels, _ = _render_labels(objects, t, h, w, factor)
+            for i, layer in enumerate(objects):
+                full = layer.area * abs(np.linalg.det(layer.maps[t][:, :2])) * factor**2
+                worst = min(worst, (labels == i + 1).sum() / max(full, 1.0))
+            if worst < 0.3:
+                break
+        if worst > best_score:
+            best, best_score = [lay.maps.copy() for lay in objects], worst
+        if worst >= 0.3:
+            break
+    for layer, maps in zip(objects, best, strict=True):
+        layer.maps = maps
+    if fx.shake[0] > 0:
+        shake = _effects.shake_maps(rng, n, h, w, *fx.shake)
+        for layer in [bg, *objects]:
+            layer.maps = np.stack([_compose(shake[t], layer.maps[t]) for t in range(n)])
+    lighting = _effects.random_lighting(rng, n, h, w) if fx.lighting else None
+    info = {"exposure": round(fx.exposure, 4), "shake_px": round(fx.shake[0], 3),
+            "shake_deg": round(fx.shake[1], 3), "lighting": lighting is not None,
+            "objects": infos}
+    return _Scene(bg, objects, n, h, w, [i["kind"] for i in infos],
+                  [i["camouflaged"] for i in infos], fx.exposure, lighting, info)
 
 
 # --------------------------------------------------------------------------- scribbles
-def _pick_scribble_frame(masks: np.ndarray, k: int) -> int:
-    """The frame where all objects are best visible (sum of log visible areas), ties to
-    the middle."""
+def _frame_scores(masks: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: sum of log visible areas (ties to the middle) ``(T,)`` and the areas
+    ``(T, K)``."""
     n = len(masks)
     areas = np.stack([(masks == i).sum(axis=(1, 2)) for i in range(1, k + 1)], axis=1)
     score = numerics.log(areas + 1.0).sum(axis=1) - 1e-3 * np.abs(np.arange(n) - (n - 1) / 2)
-    return int(np.argmax(score))
+    return score, areas
+
+
+def _pick_scribble_frame(masks: np.ndarray, k: int) -> int:
+    """The frame where all objects are best visible (sum of log visible areas), ties to
+    the middle."""
+    return int(np.argmax(_frame_scores(masks, k)[0]))
+
+
+def _candidate_frames(masks: np.ndarray, k: int, used: list[int]) -> list[int]:
+    """Frames for another annotator's first scribble, best first: every object shows at
+    least 40% of its largest visible area; farthest from the frames already ``used``
+    first (then the better visible); frames failing the area rule come last."""
+    score, areas = _frame_scores(masks, k)
+    good = np.all(areas >= 0.4 * areas.max(axis=0), axis=1)
+    far = np.min(np.abs(np.arange(len(masks))[:, None] - np.array(used)[None]), axis=1)
+    order = np.lexsort((-score, -far, ~good))
+    return [int(f) for f in order if f not in used]
 
 
 def make_scribble(
-    masks: np.ndarray, frame: int, rng: np.random.Generator, name: str = ""
+    masks: np.ndarray, frame: int, rng: np.random.Generator, name: str = "",
+    trim: float = 0.08, wiggle: float = 0.3,
 ) -> dict[str, Any]:
     """A human-like DAVIS scribble dict on ``frame`` of ``masks`` ``(T, H, W)``: one stroke
-    inside every visible object, then one or two background strokes (object_id 0)."""
+    inside every visible object, then one or two background strokes (object_id 0).
+    ``trim`` (fraction cut from each end of an object's medial path) and ``wiggle``
+    (sideways swing, fraction of the room inside the object) set the annotator's style."""
     n, h, w = masks.shape
     k = int(masks.max())
     labels = masks[frame]
     strokes: list[np.ndarray] = []
     ids: list[int] = []
     for obj in range(1, k + 1):
-        path = _strokes.object_stroke(labels == obj, rng)
+        path = _strokes.object_stroke(labels == obj, rng, trim=trim, wiggle=wiggle)
         if path is not None:
             strokes.append(path)
             ids.append(obj)
@@ -398,93 +475,37 @@ def make_scribble(
     return {"scribbles": scribbles, "sequence": name, "annotated_frame": frame}
 
 
-# --------------------------------------------------------------------------- videos
-def _check_size(n_frames: int, height: int, width: int, max_objects: int) -> None:
-    if n_frames < 2:
-        raise ConfigError(f"synthetic n_frames: expected >= 2, found {n_frames}")
-    if height < 32 or width < 32:
-        raise ConfigError(f"synthetic height/width: expected >= 32, found {height}x{width}")
-    if not 1 <= max_objects <= 20:
-        raise ConfigError(f"synthetic max_objects: expected 1..20, found {max_objects}")
+def _has_all_objects(scribble: dict[str, Any], k: int) -> bool:
+    frame = scribble["annotated_frame"]
+    ids = {s["object_id"] for s in scribble["scribbles"][frame]}
+    return set(range(1, k + 1)) <= ids
 
 
-@dataclass
-class _Scene:
-    """Layers of one video: ``bg`` then ``objects`` back to front (object id = index + 1)."""
-
-    bg: _Layer
-    objects: list[_Layer]
-    n: int
-    h: int
-    w: int
-    kinds: list[str] = field(default_factory=list)
-    camo: list[bool] = field(default_factory=list)
-
-
-def _build_scene(
-    rng: np.random.Generator, n: int, h: int, w: int, max_objects: int
-) -> _Scene:
-    """Draw textures, shapes and motions; retry object motions until every object keeps
-    >= 30% of its area visible (in frame, not occluded) in every frame (25 tries max,
-    then the best try)."""
-    k = int(rng.integers(1, max_objects + 1))
-    bg, bg_src = _background(rng, n, h, w)
-    objects, kinds, camo = _object_layers(rng, n, h, w, k, bg, bg_src)
-    order = rng.permutation(k)  # random depth order (back to front)
-    objects = [objects[i] for i in order]
-    kinds = [kinds[i] for i in order]
-    camo = [camo[i] for i in order]
-    factor = min(1.0, 160.0 / min(h, w))  # the check runs at low resolution
-    best, best_score = None, -1.0
-    for _attempt in range(25):
-        _place_objects(rng, objects, n, h, w)
-        worst = 1.0
-        for t in range(n):
-            labels, _ = _render_labels(objects, t, h, w, factor)
-            for i, layer in enumerate(objects):
-                full = layer.area * abs(np.linalg.det(layer.maps[t][:, :2])) * factor**2
-                worst = min(worst, (labels == i + 1).sum() / max(full, 1.0))
-            if worst < 0.3:
+def make_scribbles(
+    masks: np.ndarray, rng: np.random.Generator, name: str = "", count: int = 1
+) -> list[dict[str, Any]]:
+    """``count`` first scribbles of ``masks`` ``(T, H, W)``, as DAVIS's three annotators
+    give: the first on the frame where all objects are best visible (the original
+    annotator style), the others each on another frame (far from the frames already
+    used, every object well visible) with its own stroke style (trim, wiggle)."""
+    k = int(masks.max())
+    first = _pick_scribble_frame(masks, k) if k else len(masks) // 2
+    out = [make_scribble(masks, first, rng, name)]
+    used = [first]
+    while len(out) < count:
+        trim, wiggle = float(rng.uniform(0.03, 0.25)), float(rng.uniform(0.1, 0.6))
+        cands = _candidate_frames(masks, k, used) or [used[-1]]
+        pick = None
+        for frame in cands[:8]:  # the first frame where every object gets a stroke
+            pick = make_scribble(masks, frame, rng, name, trim, wiggle)
+            if _has_all_objects(pick, k):
                 break
-        if worst > best_score:
-            best, best_score = [lay.maps.copy() for lay in objects], worst
-        if worst >= 0.3:
-            break
-    for layer, maps in zip(objects, best, strict=True):
-        layer.maps = maps
-    return _Scene(bg, objects, n, h, w, kinds, camo)
+        out.append(pick)
+        used.append(pick["annotated_frame"])
+    return out
 
 
-def _render_scene(
-    scene: _Scene, rng: np.random.Generator | None, with_flow: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Frames ``(T, H, W, 3) uint8`` (noise from ``rng``; none if None), masks
-    ``(T, H, W) uint8`` (visible object id), visibility ``(T, K) float32`` and the true
-    forward/backward flows ``(T-1, H, W, 2) float32`` (or None)."""
-    n, h, w, k = scene.n, scene.h, scene.w, len(scene.objects)
-    frames = np.empty((n, h, w, 3), np.uint8)
-    masks = np.empty((n, h, w), np.uint8)
-    visibility = np.zeros((n, k), np.float32)
-    for t in range(n):
-        img, labels, amodal = _render_frame(scene.bg, scene.objects, t, h, w)
-        if rng is not None:  # sensor noise, uniform on -2..2 (std ~1.4 grey levels)
-            img = np.rint(img) + rng.integers(-2, 3, img.shape, dtype=np.int8)
-        frames[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-        masks[t] = labels
-        counts = np.bincount(labels.ravel(), minlength=k + 1)[1:]
-        visibility[t] = counts / np.maximum(amodal, 1.0)
-    fw = bw = None
-    if with_flow:
-        layers = [scene.bg, *scene.objects]
-        grid = np.mgrid[0:h, 0:w].astype(np.float32)
-        fw = np.empty((n - 1, h, w, 2), np.float32)
-        bw = np.empty((n - 1, h, w, 2), np.float32)
-        for t in range(n - 1):
-            fw[t] = _flow(layers, masks[t], t, t + 1, grid)
-            bw[t] = _flow(layers, masks[t + 1], t + 1, t, grid)
-    return frames, masks, visibility, fw, bw
-
-
+# --------------------------------------------------------------------------- videos
 @portable_numerics()  # same pixels on every x86-64 CPU (gnnannot/data/numerics.py)
 def make_video(
     seed: int,
@@ -494,14 +515,23 @@ def make_video(
     width: int = 854,
     max_objects: int = 3,
     with_flow: bool = True,
+    *,
+    effects: bool = False,
+    n_scribbles: int = 1,
 ) -> SyntheticVideo:
-    """Generate one video deterministically from ``(seed, name)`` and the sizes."""
+    """Generate one video deterministically from ``(seed, name)``, the sizes and
+    ``effects`` (motion blur, shake, lighting, non-rigid/fast/thin/colour-matched objects;
+    off, the default for tests and demos: the plain rigid scenes, byte-identical to
+    generator version 1), with ``n_scribbles`` first scribbles on different frames."""
     _check_size(n_frames, height, width, max_objects)
+    if n_scribbles < 1:
+        raise ConfigError(f"synthetic scribbles per video: expected >= 1, found {n_scribbles}")
     rng = video_rng(seed, name)
-    scene = _build_scene(rng, n_frames, height, width, max_objects)
+    scene = _build_scene(rng, n_frames, height, width, max_objects, effects)
     frames, masks, visibility, fw, bw = _render_scene(scene, rng, with_flow)
     k = len(scene.objects)
     kinds, camo = list(scene.kinds), list(scene.camo)
+    info = dict(scene.info)
     # ids contiguous 1..K: drop objects that never show up (the visibility retry makes
     # this practically impossible)
     present = [i for i in range(1, k + 1) if (masks == i).any()]
@@ -514,11 +544,13 @@ def make_video(
         visibility = visibility[:, keep]
         kinds = [kinds[i] for i in keep]
         camo = [camo[i] for i in keep]
+        info["objects"] = [info["objects"][i] for i in keep]
         k = len(present)
-    frame = _pick_scribble_frame(masks, k)
-    scribble = make_scribble(masks, frame, rng, name)
-    return SyntheticVideo(name, frames, masks, fw, bw, scribble, k, frame, visibility,
-                          camo, kinds)
+    scribbles = make_scribbles(masks, rng, name, n_scribbles)
+    info["scribble_frames"] = [s["annotated_frame"] for s in scribbles]
+    return SyntheticVideo(name, frames, masks, fw, bw, scribbles[0], k,
+                          scribbles[0]["annotated_frame"], visibility, camo, kinds,
+                          scribbles, info)
 
 
 # --------------------------------------------------------------------------- dataset
@@ -528,10 +560,13 @@ def generate_dataset(
     seed: int = 0,
     n_train: int = 8,
     n_val: int = 4,
-    n_frames: int = 24,
+    n_frames: int | Sequence[int] = 24,
+    val_frames: int | Sequence[int] | None = None,
     height: int = 480,
     width: int = 854,
     max_objects: int = 3,
+    val_scribbles: int = 1,
+    effects: bool = False,
     quality: int = 90,
     flow_dir: str | os.PathLike[str] | None = None,
     quiet: bool = False,
@@ -539,12 +574,20 @@ def generate_dataset(
     """Write the synthetic dataset in DAVIS layout under ``root``; return the sequence
     names (train first, then val).
 
+    ``n_frames`` is the length of every video, or an inclusive ``[min, max]`` range each
+    video's length is drawn from; ``val_frames`` overrides it for the val split. The
+    defaults make generator version 1's plain dataset (no effects, one scribble per
+    video); the pipeline's dataset is set in ``params.yaml`` (``data.synthetic``).
     Writes JPEG frames, palette PNG masks, ``ImageSets/2017/{train,val}.txt``,
-    ``Scribbles/<seq>/001.json`` for every video and ``synthetic.json`` (the generation
-    parameters, used by :func:`true_flow`). With ``flow_dir``, also the true flow of each
-    video as ``<flow_dir>/<seq>.npz`` (``forward``, ``backward``).
+    ``Scribbles/<seq>/001.json`` for every video (and ``002.json``... up to
+    ``val_scribbles`` for val videos: DAVIS gives 3 first scribbles per val video) and
+    ``synthetic.json`` (the generation parameters and per-video contents, used by
+    :func:`true_flow`). With ``flow_dir``, also the true flow of each video as
+    ``<flow_dir>/<seq>.npz`` (``forward``, ``backward``).
     """
-    _check_size(n_frames, height, width, max_objects)
+    train_range = _frame_range(n_frames, "n_frames")
+    val_range = _frame_range(n_frames if val_frames is None else val_frames, "val_frames")
+    _check_size(min(train_range[0], val_range[0]), height, width, max_objects)
     if n_train < 0 or n_val < 0 or n_train + n_val == 0:
         raise ConfigError(
             f"synthetic n_train/n_val: expected >= 0 and at least one video, found "
@@ -552,31 +595,42 @@ def generate_dataset(
         )
     if not 1 <= quality <= 100:
         raise ConfigError(f"synthetic quality: expected 1..100, found {quality}")
+    if not 1 <= val_scribbles <= 999:
+        raise ConfigError(f"synthetic val_scribbles: expected 1..999, found {val_scribbles}")
     root = Path(root)
     train, val = video_names(n_train, n_val)
-    names = train + val
-    for name in track(names, "synthetic videos", quiet=quiet):
-        video = make_video(seed, name, n_frames, height, width, max_objects,
-                           with_flow=flow_dir is not None)
+    videos: dict[str, dict[str, Any]] = {}
+    for name in track(train + val, "synthetic videos", quiet=quiet):
+        is_val = name in val
+        length = video_length(seed, name, val_range if is_val else train_range)
+        video = make_video(seed, name, length, height, width, max_objects,
+                           with_flow=flow_dir is not None, effects=effects,
+                           n_scribbles=val_scribbles if is_val else 1)
         write_sequence(root, name, video.frames, video.masks, quality=quality)
-        write_scribble(root / "Scribbles" / name / "001.json", video.scribble)
+        for i, scribble in enumerate(video.scribbles, start=1):
+            write_scribble(root / "Scribbles" / name / f"{i:03d}.json", scribble)
         if flow_dir is not None:
             save_flow(Path(flow_dir) / f"{name}.npz", video.flow_forward, video.flow_backward)
+        videos[name] = {"n_frames": length, "n_objects": video.n_objects, **video.info}
     write_split(root, "train", train)
     write_split(root, "val", val)
     write_json(root / META_FILE, {
         "generator": "gnnannot.data.synthetic",
         "version": GENERATOR_VERSION,
         "seed": int(seed),
-        "n_frames": int(n_frames),
+        "n_frames": list(train_range),
+        "val_frames": list(val_range),
         "height": int(height),
         "width": int(width),
         "max_objects": int(max_objects),
+        "val_scribbles": int(val_scribbles),
+        "effects": bool(effects),
         "quality": int(quality),
         "train": train,
         "val": val,
+        "videos": videos,
     })
-    return names
+    return train + val
 
 
 def save_flow(path: str | os.PathLike[str], forward: np.ndarray, backward: np.ndarray) -> None:
@@ -625,8 +679,12 @@ def true_flow(root: str | os.PathLike[str], seq: str) -> tuple[np.ndarray, np.nd
             f"{Path(root) / META_FILE}: generator version {meta.get('version')}, this code "
             f"is version {GENERATOR_VERSION}; regenerate the dataset"
         )
-    video = make_video(meta["seed"], seq, meta["n_frames"], meta["height"], meta["width"],
-                       meta["max_objects"], with_flow=True)
+    try:
+        length = int(meta["videos"][seq]["n_frames"])
+        video = make_video(meta["seed"], seq, length, meta["height"], meta["width"],
+                           meta["max_objects"], with_flow=True, effects=bool(meta["effects"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{Path(root) / META_FILE}: missing or malformed key {exc}") from exc
     stored = read_annotations(root, seq)
     if stored.shape != video.masks.shape or not np.array_equal(stored, video.masks):
         raise DataError(
