@@ -63,9 +63,9 @@ def test_baselines_propagate_scribbles_through_flow() -> None:
         np.testing.assert_array_equal(masks, expected)
 
 
-def test_later_scribble_overrides_seed() -> None:
+def test_later_scribble_overrides_seed_with_latest_rule() -> None:
     g = _two_frame_toy()
-    m = NearestSeed(lambda s: g)
+    m = NearestSeed(lambda s: g, mixed_seeds="latest", paint_scribbles=False)
     m.start(_video(g))
     m.interact(_scribble(0, [([[0.1, 0.5]], 1)]))
     assert m.seeds.seed[0] == 1
@@ -74,6 +74,21 @@ def test_later_scribble_overrides_seed() -> None:
     assert masks.max() == 0
 
 
+def test_mixed_node_becomes_soft_seed_and_scribbled_pixels_keep_their_label() -> None:
+    g = _two_frame_toy()
+    m = NearestSeed(lambda s: g)  # default: mixed nodes are soft, scribbles painted
+    m.start(_video(g))
+    m.interact(_scribble(0, [([[0.1, 0.5]], 1), ([[0.9, 0.5]], 0)]))
+    assert m.seeds.seed.tolist() == [1, 0, -1, -1]
+    # a background stroke on the fg node: it now holds both labels -> no hard seed
+    masks = m.interact(_scribble(0, [([[0.3, 0.25]], 0)]))
+    assert m.seeds.seed.tolist() == [-1, 0, -1, -1]
+    assert m.seeds.soft_nodes.tolist() == [0]
+    # the strokes rasterise to (row, col) (1, 0) fg, (1, 6) bg and (0, 2) bg
+    px = m.seeds.pixel_labels[0]
+    assert px[1, 0] == 1 and px[1, 6] == 0 and px[0, 2] == 0
+    assert (px >= 0).sum() == 3
+    assert masks[0, 1, 0] == 1 and masks[0, 0, 2] == 0
 def _random_graph(rng: np.random.Generator, n_side: int = 6):
     # one frame of n_side x n_side one-pixel superpixels, 4-connected, random colours
     local = np.arange(n_side * n_side, dtype=np.int32).reshape(1, n_side, n_side)
@@ -111,7 +126,7 @@ def test_nearest_seed_matches_brute_force_shortest_paths() -> None:
 def test_random_walker_matches_dense_dirichlet_solution() -> None:
     rng = np.random.default_rng(5)
     g, _ = _random_graph(rng)
-    m = RandomWalker(lambda s: g, beta=2.0, eps=0.0, tol=1e-12)
+    m = RandomWalker(lambda s: g, beta=2.0, eps=0.0, tol=1e-12, frame_threshold=0.0)
     m.start(_video(g))
     m.seeds.add(_scribble(0, [([[0.0, 0.0]], 1), ([[1.0, 1.0]], 0)], n=1))
     pred = m.predict_nodes()
