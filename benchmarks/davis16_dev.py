@@ -40,7 +40,10 @@ from gnnannot.ivos.scribbles import annotated_frames  # noqa: E402
 from gnnannot.ivos.summary import interaction_rows  # noqa: E402
 from gnnannot.methods.registry import make_method  # noqa: E402
 
-DEFAULT_ROOT = REPO.parent / "shared" / "davis16-dev"
+# ../shared/davis16-dev of the main checkout (or of a worktree's parent); $GNNANNOT_DAVIS16_DEV
+_CANDIDATES = [REPO.parent / "shared" / "davis16-dev", REPO.parents[1] / "shared" / "davis16-dev"]
+DEFAULT_ROOT = Path(os.environ.get("GNNANNOT_DAVIS16_DEV") or next(
+    (c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0]))
 BASELINES = ("nearest_seed", "random_walker")
 # the methods as they were before the real-footage fixes (for before/after tables)
 BEFORE: dict[str, tuple[str, dict[str, Any]]] = {
