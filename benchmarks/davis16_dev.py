@@ -38,6 +38,7 @@ from gnnannot.data import davis  # noqa: E402
 from gnnannot.ivos.benchmark import run_benchmark  # noqa: E402
 from gnnannot.ivos.scribbles import annotated_frames  # noqa: E402
 from gnnannot.ivos.summary import interaction_rows  # noqa: E402
+from gnnannot.methods.baselines import PLAIN_WALKER  # noqa: E402
 from gnnannot.methods.registry import make_method  # noqa: E402
 
 # ../shared/davis16-dev of the main checkout (or of a worktree's parent); $GNNANNOT_DAVIS16_DEV
@@ -48,8 +49,7 @@ BASELINES = ("nearest_seed", "random_walker")
 # the methods as they were before the real-footage fixes (for before/after tables)
 BEFORE: dict[str, tuple[str, dict[str, Any]]] = {
     "random_walker@before": ("random_walker", dict(
-        beta=4.0, flow_scale=1.0, flow_overlap=False, frame_threshold=0.0, prior_weight=0.0,
-        soft_seed_weight=0.0, mixed_seeds="latest", paint_scribbles=False)),
+        PLAIN_WALKER, mixed_seeds="latest", paint_scribbles=False)),
     "nearest_seed@before": ("nearest_seed", dict(mixed_seeds="latest",
                                                  paint_scribbles=False)),
 }  # fmt: skip

@@ -20,7 +20,7 @@ from gnnannot.graph import build_graph_store
 from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.session import VideoData, run_session
-from gnnannot.methods.baselines import RandomWalker
+from gnnannot.methods.baselines import PLAIN_WALKER, RandomWalker
 from gnnannot.methods.gnn import GNNMethod, GraphInputs, InteractionState, model_params
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, combine_objects, save_checkpoint
@@ -70,7 +70,7 @@ def test_untrained_prior_model_equals_random_walker(stores: Path) -> None:
         model = _untrained(graph, PRIOR).eval()
         inputs = GraphInputs(graph, "cpu", rw_beta=4.0)
         state = InteractionState(inputs, k)
-        rw = RandomWalker(lambda s, g=graph: g, beta=4.0)
+        rw = RandomWalker(lambda s, g=graph: g, **PLAIN_WALKER)
         rw.start(VideoData(graph.seq, np.zeros((graph.n_frames, 1, 1, 3), np.uint8), k))
         robot = ScribbleRobot()
         for _ in range(3):

@@ -157,6 +157,14 @@ def frame_normalised_labels(
     return np.where(keep, best + 1, 0).astype(np.int64)
 
 
+# RandomWalker options of the plain colour walker (as before the real-footage fixes, and
+# as the GNN's random-walker input feature computes it)
+PLAIN_WALKER: dict[str, Any] = dict(
+    beta=4.0, flow_scale=1.0, flow_overlap=False, frame_threshold=0.0, prior_weight=0.0,
+    soft_seed_weight=0.0,
+)
+
+
 class RandomWalker(GraphMethod):
     """Random-walker label propagation on the colour-weighted superpixel graph.
 

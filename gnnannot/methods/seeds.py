@@ -95,6 +95,20 @@ class SeedState:
         """Node ids scribbled with several labels and no hard seed (``mixed="soft"``)."""
         return np.nonzero((self.seed < 0) & ((self.hits > 0).sum(axis=1) > 1))[0]
 
+    def painter(self):  # noqa: ANN201 - returns a closure
+        """A function ``(t, mask (H, W)) -> mask`` that paints frame ``t``'s scribbled
+        pixels as they are now (a snapshot: later interactions do not change it)."""
+        layers = dict(self.pixel_labels)  # add() replaces layers, never edits them
+
+        def paint_frame(t: int, mask: np.ndarray) -> np.ndarray:
+            layer = layers.get(t)
+            if layer is not None:
+                hit = layer >= 0
+                mask[hit] = layer[hit].astype(mask.dtype)
+            return mask
+
+        return paint_frame
+
     def paint(self, masks: np.ndarray) -> np.ndarray:
         """Give every scribbled pixel its scribbled label in ``masks (T, H, W)`` (in place;
         returned)."""
