@@ -231,7 +231,7 @@ def test_labels_do_not_die_out_along_a_long_video() -> None:
     expected[:, :, :2] = 1
     plain = RandomWalker(lambda s: g, beta=1.0, flow_scale=1.0, flow_overlap=False,
                          frame_threshold=0.0, tol=1e-10)
-    fixed = RandomWalker(lambda s: g, beta=1.0, tol=1e-10)
+    fixed = RandomWalker(lambda s: g, beta=1.0, tol=1e-10, frame_threshold=0.5)
     for m in (plain, fixed):
         m.start(VideoData("toy", np.zeros((t_n, 1, 10, 3), np.uint8), 1))
     far_plain = plain.interact(sc)[20:]

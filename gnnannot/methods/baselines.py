@@ -141,7 +141,7 @@ def frame_normalised_labels(
     Far from the scribbled frames a walk mixes spatially before it reaches a seed, so
     every object's probability shrinks with the distance in time while its shape within
     a frame stays. Each object's probability is divided by its maximum over the node's
-    frame; a node takes the object with the largest ratio if that ratio exceeds
+    frame (capped at 1); a node takes the object with the largest ratio if that ratio exceeds
     ``threshold``, else background (0). ``threshold <= 0`` gives the plain argmax.
     """
     p = np.asarray(probs, np.float64)
@@ -151,7 +151,8 @@ def frame_normalised_labels(
     obj = p[:, 1:]
     peak = np.zeros((n_frames, obj.shape[1]))
     np.maximum.at(peak, frame, obj)
-    ratio = obj / np.maximum(peak[frame], 1e-12)
+    # peaks above 1 are solver overshoot: normalise only frames whose label faded
+    ratio = obj / np.clip(peak[frame], 1e-12, 1.0)
     best = ratio.argmax(axis=1)
     keep = ratio[np.arange(p.shape[0]), best] > threshold
     return np.where(keep, best + 1, 0).astype(np.int64)
@@ -172,7 +173,8 @@ class RandomWalker(GraphMethod):
     flow edges weigh ``flow_scale`` times more, and by the pixels the flow carries
     (:func:`colour_laplacian`), so labels travel along time before they mix within a
     frame; ``frame_threshold``: per-frame normalised decision
-    (:func:`frame_normalised_labels`; 0 = argmax); ``prior_weight``: the previous
+    (:func:`frame_normalised_labels`; 0 = argmax, the default: 0.5 lifts real footage
+    but cost J on a short synthetic clip, 0.976 -> 0.658); ``prior_weight``: the previous
     interaction's labels as a prior of this weight (Grady's priors; 0 = none), which keeps
     what earlier scribbles established; soft seeds of the :class:`SeedState` (nodes with
     strokes of several labels) enter the prior with ``soft_seed_weight``."""
@@ -185,7 +187,7 @@ class RandomWalker(GraphMethod):
         beta: float = 10.0,
         flow_scale: float = 50.0,
         flow_overlap: bool = True,
-        frame_threshold: float = 0.5,
+        frame_threshold: float = 0.0,
         prior_weight: float = 0.005,
         soft_seed_weight: float = 1.0,
         eps: float = 1e-6,
