@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sequences", nargs="+", default=None)
     ap.add_argument("--interactions", type=int, default=8)
     ap.add_argument("--out", type=Path, default=REPO / "metrics" / "davis16_dev.json")
+    ap.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                    help="override a method option of params.yaml (YAML value), e.g. "
+                         "random_walker.frame_threshold=0.5")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -135,6 +138,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         variants[name] = (name, dict((bench.get("options") or {}).get(name) or {}))
         if args.before and f"{name}@before" in BEFORE:
             variants[f"{name}@before"] = BEFORE[f"{name}@before"]
+    for item in args.option:
+        key, _, value = item.partition("=")
+        meth, _, opt = key.partition(".")
+        if meth not in variants or not opt or not value:
+            raise SystemExit(f"--option {item!r}: expected METHOD.KEY=VALUE for a method run")
+        variants[meth][1][opt] = yaml.safe_load(value)
     robot = bench.get("robot", {})
     results: dict[str, Any] = {}
     sessions: dict[str, pd.Series] = {}
