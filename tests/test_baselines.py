@@ -63,9 +63,9 @@ def test_baselines_propagate_scribbles_through_flow() -> None:
         np.testing.assert_array_equal(masks, expected)
 
 
-def test_later_scribble_overrides_seed() -> None:
+def test_later_scribble_overrides_seed_with_latest_rule() -> None:
     g = _two_frame_toy()
-    m = NearestSeed(lambda s: g)
+    m = NearestSeed(lambda s: g, mixed_seeds="latest", paint_scribbles=False)
     m.start(_video(g))
     m.interact(_scribble(0, [([[0.1, 0.5]], 1)]))
     assert m.seeds.seed[0] == 1
@@ -74,6 +74,21 @@ def test_later_scribble_overrides_seed() -> None:
     assert masks.max() == 0
 
 
+def test_mixed_node_becomes_soft_seed_and_scribbled_pixels_keep_their_label() -> None:
+    g = _two_frame_toy()
+    m = NearestSeed(lambda s: g)  # default: mixed nodes are soft, scribbles painted
+    m.start(_video(g))
+    m.interact(_scribble(0, [([[0.1, 0.5]], 1), ([[0.9, 0.5]], 0)]))
+    assert m.seeds.seed.tolist() == [1, 0, -1, -1]
+    # a background stroke on the fg node: it now holds both labels -> no hard seed
+    masks = m.interact(_scribble(0, [([[0.3, 0.25]], 0)]))
+    assert m.seeds.seed.tolist() == [-1, 0, -1, -1]
+    assert m.seeds.soft_nodes.tolist() == [0]
+    # the strokes rasterise to (row, col) (1, 0) fg, (1, 6) bg and (0, 2) bg
+    px = m.seeds.pixel_labels[0]
+    assert px[1, 0] == 1 and px[1, 6] == 0 and px[0, 2] == 0
+    assert (px >= 0).sum() == 3
+    assert masks[0, 1, 0] == 1 and masks[0, 0, 2] == 0
 def _random_graph(rng: np.random.Generator, n_side: int = 6):
     # one frame of n_side x n_side one-pixel superpixels, 4-connected, random colours
     local = np.arange(n_side * n_side, dtype=np.int32).reshape(1, n_side, n_side)
@@ -111,7 +126,7 @@ def test_nearest_seed_matches_brute_force_shortest_paths() -> None:
 def test_random_walker_matches_dense_dirichlet_solution() -> None:
     rng = np.random.default_rng(5)
     g, _ = _random_graph(rng)
-    m = RandomWalker(lambda s: g, beta=2.0, eps=0.0, tol=1e-12)
+    m = RandomWalker(lambda s: g, beta=2.0, eps=0.0, tol=1e-12, frame_threshold=0.0)
     m.start(_video(g))
     m.seeds.add(_scribble(0, [([[0.0, 0.0]], 1), ([[1.0, 1.0]], 0)], n=1))
     pred = m.predict_nodes()
@@ -141,3 +156,84 @@ def test_oracle_gives_majority_labels() -> None:
     expected = np.zeros_like(gt)
     expected[:, :, :4] = 1
     np.testing.assert_array_equal(masks, expected)
+
+
+def test_random_walker_prior_matches_dense_solution() -> None:
+    rng = np.random.default_rng(7)
+    g, _ = _random_graph(rng, n_side=4)
+    from gnnannot.methods.baselines import colour_laplacian, random_walker_probs
+
+    lap = colour_laplacian(g, 2.0)
+    seed = np.full(g.n_nodes, -1)
+    seed[0], seed[15] = 1, 0
+    prior = np.zeros((g.n_nodes, 2))
+    prior[np.arange(g.n_nodes), rng.integers(0, 2, g.n_nodes)] = 1.0
+    lam = rng.uniform(0.0, 0.5, g.n_nodes)
+    got = random_walker_probs(lap, seed, 2, eps=0.0, tol=1e-12, prior=prior, prior_weight=lam)
+    # dense reference: (L_UU + diag(lam_U)) X_U = -L_US M_S + diag(lam_U) P_U
+    dense = lap.toarray()
+    u = [i for i in range(g.n_nodes) if seed[i] < 0]
+    m_s = np.array([[0.0, 1.0], [1.0, 0.0]])  # rows: node 0 (label 1), node 15 (label 0)
+    a = dense[np.ix_(u, u)] + np.diag(lam[u])
+    b = -dense[np.ix_(u, [0, 15])] @ m_s + lam[u, None] * prior[u]
+    np.testing.assert_allclose(got[u], np.linalg.solve(a, b), atol=1e-8)
+    np.testing.assert_array_equal(got[[0, 15]], m_s)
+
+
+def test_flow_edges_scaled_by_flow_scale_and_overlap() -> None:
+    g = _two_frame_toy()
+    g.edge_weight = np.array([1, 1, 1, 1, 0.5, 0.25, 0.5, 1.0], np.float32)
+    from gnnannot.methods.baselines import colour_laplacian
+
+    d = g.edge_features[:, 0].astype(np.float64)
+    w = np.exp(-1.0 * (d / d.mean()) ** 2)  # hand-computed colour weights
+    lap = colour_laplacian(g, 1.0, flow_scale=10.0, flow_overlap=True).toarray()
+    # symmetrised: W[0, 2] = (w(0->2) * 0.5 + w(2->0) * 0.5) * 10 / 2
+    assert np.isclose(-lap[0, 2], 10 * (w[4] * 0.5 + w[6] * 0.5) / 2)
+    assert np.isclose(-lap[1, 3], 10 * (w[5] * 0.25 + w[7] * 1.0) / 2)
+    assert np.isclose(-lap[0, 1], w[0])  # spatial edges unchanged
+    np.testing.assert_allclose(lap.sum(axis=1), 0.0, atol=1e-12)
+
+
+def test_frame_normalised_labels_by_hand() -> None:
+    from gnnannot.methods.baselines import frame_normalised_labels
+
+    # frame 0: object 1 peaks at 0.8; frame 1: every object prob is small (far frame)
+    p = np.array([[0.2, 0.8, 0.0], [0.7, 0.3, 0.0], [0.98, 0.01, 0.01],
+                  [0.97, 0.02, 0.001], [0.999, 0.0005, 0.0005]])
+    frame = np.array([0, 0, 1, 1, 1])
+    got = frame_normalised_labels(p, frame, 2, threshold=0.5)
+    # ratios frame 0: obj1 [1, .375]; frame 1: obj1 [.5, 1, .025], obj2 [1, .1, .05]
+    assert got.tolist() == [1, 0, 2, 1, 0]
+    assert frame_normalised_labels(p, frame, 2, threshold=0.0).tolist() == [1, 0, 0, 0, 0]
+
+
+def test_labels_do_not_die_out_along_a_long_video() -> None:
+    # 30 frames of 5 one-row superpixels: node 0 is the object, 1-4 background; the
+    # object/background edge has Lab distance 3, the others 1 (moderate contrast); flow
+    # links each superpixel to itself in the next frame. Scribbles only on frame 0.
+    t_n = 30
+    local = np.tile(np.array([0, 1, 2, 3, 4], np.int32).repeat(2)[None, None], (t_n, 1, 1))
+    edges = []
+    for t in range(t_n):
+        o = 5 * t
+        for k in range(4):
+            d = 3.0 if k == 0 else 1.0
+            edges += [(o + k, o + k + 1, 0, d), (o + k + 1, o + k, 0, d)]
+        if t + 1 < t_n:
+            for k in range(5):
+                edges += [(o + k, o + 5 + k, 1, 1.0), (o + 5 + k, o + k, 2, 1.0)]
+    g = _graph(local, edges)
+    sc = {"scribbles": [[] for _ in range(t_n)], "sequence": "toy"}
+    sc["scribbles"][0] = [{"path": [[0.0, 0.0]], "object_id": 1},
+                          {"path": [[0.25, 0.0], [1.0, 0.0]], "object_id": 0}]  # nodes 1-4
+    expected = np.zeros((t_n, 1, 10), np.uint8)
+    expected[:, :, :2] = 1
+    plain = RandomWalker(lambda s: g, beta=1.0, flow_scale=1.0, flow_overlap=False,
+                         frame_threshold=0.0, tol=1e-10)
+    fixed = RandomWalker(lambda s: g, beta=1.0, tol=1e-10, frame_threshold=0.5)
+    for m in (plain, fixed):
+        m.start(VideoData("toy", np.zeros((t_n, 1, 10, 3), np.uint8), 1))
+    far_plain = plain.interact(sc)[20:]
+    assert far_plain.max() == 0  # the plain walker loses the object far away
+    np.testing.assert_array_equal(fixed.interact(sc), expected)

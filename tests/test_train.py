@@ -19,7 +19,7 @@ from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.metrics import batched_jaccard
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.session import VideoData, run_session
-from gnnannot.methods.baselines import RandomWalker
+from gnnannot.methods.baselines import PLAIN_WALKER, RandomWalker
 from gnnannot.methods.gnn import (
     FEATURE_VIEW,
     GNNMethod,
@@ -86,7 +86,7 @@ def test_untrained_prior_model_equals_random_walker(stores: Path) -> None:
         model = _untrained(graph, PRIOR).eval()
         inputs = GraphInputs(graph, "cpu", rw_beta=4.0)
         state = InteractionState(inputs, k)
-        rw = RandomWalker(lambda s, g=graph: g, beta=4.0)
+        rw = RandomWalker(lambda s, g=graph: g, **PLAIN_WALKER)
         rw.start(VideoData(graph.seq, np.zeros((graph.n_frames, 1, 1, 3), np.uint8), k))
         robot = ScribbleRobot()
         for _ in range(3):

@@ -318,7 +318,12 @@ class Annotator:
             m.seeds.add(scr)
             labels = np.asarray(m.predict_nodes()).astype(np.uint8)
             graph = m.graph
-            frame_fn: Callable[[int], np.ndarray] = lambda t: labels[graph.labels(t)]  # noqa: E731
+            if getattr(m, "paint_scribbles", False):  # scribbled pixels keep their label
+                paint = m.seeds.painter()
+                frame_fn: Callable[[int], np.ndarray] = (  # noqa: E731
+                    lambda t: paint(t, labels[graph.labels(t)]))
+            else:
+                frame_fn = lambda t: labels[graph.labels(t)]  # noqa: E731
         else:  # a method with its own interact(): it returns the whole volume
             vol = np.asarray(m.interact(scr))
             expected = (prep.n_frames, prep.work_height, prep.work_width)

@@ -18,12 +18,20 @@ GraphLoader = Callable[[str], VideoGraph]
 class GraphMethod(ABC):
     """A session method on the superpixel graph: ``start`` loads the video's graph,
     ``interact`` adds the scribble to the seeds, labels every node and rasterises the
-    node labels to ``(T, H, W) uint8`` masks through the superpixel volume."""
+    node labels to ``(T, H, W) uint8`` masks through the superpixel volume; scribbled
+    pixels then keep their scribbled label (``paint_scribbles``; off for the oracle)."""
 
     name = "graph"
+    paint_scribbles = True  # scribbled pixels keep their scribbled label in the output
 
-    def __init__(self, graph_loader: GraphLoader) -> None:
+    def __init__(
+        self, graph_loader: GraphLoader, mixed_seeds: str = "soft",
+        paint_scribbles: bool | None = None,
+    ) -> None:  # fmt: skip
         self.graph_loader = graph_loader
+        self.mixed_seeds = mixed_seeds  # SeedState rule for nodes hit by several labels
+        if paint_scribbles is not None:
+            self.paint_scribbles = paint_scribbles
         self.graph: VideoGraph | None = None
         self.seeds: SeedState | None = None
         self._labels_all: np.ndarray | None = None
@@ -38,7 +46,7 @@ class GraphMethod(ABC):
                 f"video has {frames}"
             )
         self.n_objects = int(video.n_objects)
-        self.seeds = SeedState(self.graph, self.n_objects)
+        self.seeds = SeedState(self.graph, self.n_objects, self.mixed_seeds)
         self._labels_all = self.graph.labels_all()
         self.on_start(video)
 
@@ -51,7 +59,8 @@ class GraphMethod(ABC):
             raise RuntimeError(f"{type(self).__name__}.interact called before start")
         self.seeds.add(scribble)
         node_labels = self.predict_nodes()
-        return node_labels.astype(np.uint8)[self._labels_all]
+        masks = node_labels.astype(np.uint8)[self._labels_all]
+        return self.seeds.paint(masks) if self.paint_scribbles else masks
 
     @abstractmethod
     def predict_nodes(self) -> np.ndarray:

@@ -1,0 +1,39 @@
+"""Helpers of benchmarks/davis16_dev.py on hand-built reports."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "davis16_dev.py"
+_spec = importlib.util.spec_from_file_location("davis16_dev", _PATH)
+bench = importlib.util.module_from_spec(_spec)
+assert _spec.loader is not None
+_spec.loader.exec_module(bench)
+
+
+def test_session_means_average_frames_then_objects() -> None:
+    rows = []
+    # session a: interaction 1, object 1 frames J 0.2, 0.4 (mean 0.3), object 2 J 0.9
+    for obj, frame, j in ((1, 0, 0.2), (1, 1, 0.4), (2, 0, 0.9), (2, 1, 0.9)):
+        rows.append(("a", 1, 1, obj, frame, j))
+    rows.append(("b", 1, 1, 1, 0, 0.5))
+    rows.append(("b", 1, 2, 1, 0, 0.7))
+    df = pd.DataFrame(rows, columns=["sequence", "scribble_idx", "interaction", "object_id",
+                                     "frame", "jaccard"])  # fmt: skip
+    got = bench.session_means(df)
+    assert np.isclose(got.loc[("a", 1), 1], 0.6)
+    assert np.isclose(got.loc[("b", 1), 1], 0.5) and np.isclose(got.loc[("b", 1), 2], 0.7)
+
+
+def test_bootstrap_interval_brackets_the_mean_and_collapses_for_constants() -> None:
+    assert bench.bootstrap_ci(np.full(7, 0.25)) == (0.25, 0.25)
+    x = np.random.default_rng(0).normal(0.1, 0.05, 40)
+    lo, hi = bench.bootstrap_ci(x)
+    assert lo < x.mean() < hi
+    # normal approximation of the mean's 95% interval: within 30% of its half-width
+    half = 1.96 * x.std(ddof=1) / np.sqrt(x.size)
+    assert abs((hi - lo) / 2 - half) < 0.3 * half
