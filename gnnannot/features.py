@@ -179,6 +179,21 @@ def _std(mean2: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(mean2 - mean * mean, 0.0))
 
 
+def orientation_bins(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """(H*W,) int8 orientation bin 0..3 of the gradient (gx, gy) (H, W) float32: the
+    orientation ``atan2(gy, gx) mod pi`` in 4 bins of 45 degrees, a vector on a bin edge
+    going to the upper bin (zero vectors, weightless in the histograms, get bin 3).
+
+    Computed with comparisons only, no ``arctan2``: NumPy's float32 ``arctan2`` takes
+    CPU-specific SIMD paths (AVX-512 vs AVX2) that differ in the last bit, which moved
+    pixels across bin edges and made the stored descriptors differ between machines."""
+    flip = (gy < 0) | ((gy == 0) & (gx < 0))  # fold to the half-plane gy >= 0
+    x = np.where(flip, -gx, gx).ravel()
+    y = np.where(flip, -gy, gy).ravel()
+    obin = np.where(x > 0, np.where(y < x, 0, 1), np.where(y > -x, 2, 3))
+    return obin.astype(np.int8)
+
+
 def _texture_planes(L: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Gradient orientation bin (H*W,) int8 in 0..3, gradient magnitude (H, W) and the four
     local texture planes (grad_mag1, grad_mag3, laplacian, L_contrast) of the L channel
@@ -186,11 +201,7 @@ def _texture_planes(L: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndar
     gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
     mag = cv2.magnitude(gx, gy)
-    ang = np.arctan2(gy, gx)  # -pi..pi; fold to the orientation 0..pi (as ``% np.pi``, 4x
-    np.add(ang, np.float32(np.pi), out=ang, where=ang < 0)  # faster)
-    ang *= np.float32(4 / np.pi)
-    obin = ang.astype(np.int8).ravel()
-    obin[obin >= 4] = 0  # angle pi (gy == 0, gx < 0) is orientation 0
+    obin = orientation_bins(gx, gy)
     L3 = cv2.GaussianBlur(L, (0, 0), 2.0)
     gx3 = cv2.Sobel(L3, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy3 = cv2.Sobel(L3, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)

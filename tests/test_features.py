@@ -170,10 +170,11 @@ def test_texture_columns_brute_force() -> None:
     ob, mg, _ = _texture_planes(Lc)
     np.testing.assert_allclose(mg, np.hypot(*(cv2.Sobel(Lc, cv2.CV_32F, *d, ksize=3, scale=0.125)
                                               for d in ((1, 0), (0, 1)))), rtol=1e-5)  # fmt: skip
-    ang_ref = np.minimum((np.arctan2(*(cv2.Sobel(Lc, cv2.CV_32F, *d, ksize=3, scale=0.125)
-                                       for d in ((0, 1), (1, 0)))) % np.pi * (4 / np.pi))
-                         .astype(int), 3)  # fmt: skip
-    np.testing.assert_array_equal(ob.reshape(L.shape), ang_ref)
+    gy_, gx_ = (cv2.Sobel(Lc, cv2.CV_32F, *d, ksize=3, scale=0.125).astype(np.float64)
+                for d in ((0, 1), (1, 0)))  # fmt: skip
+    q = np.arctan2(gy_, gx_) % np.pi * (4 / np.pi)
+    away = (mg > 0) & (np.abs(q - np.round(q)) > 1e-6)  # off the bin edges, weighted
+    np.testing.assert_array_equal(ob.reshape(L.shape)[away], np.floor(q[away]).astype(int))
     for k in range(n):
         m = labels == k
         for b in range(4):
@@ -193,9 +194,15 @@ def test_texture_orientation_fold_matches_modulo() -> None:
 
     gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-    want = np.minimum(((np.arctan2(gy, gx) % np.pi) * (4 / np.pi)).astype(np.int64), 3)
+    q = np.arctan2(gy.astype(np.float64), gx.astype(np.float64)) % np.pi * (4 / np.pi)
     got, _, _ = _texture_planes(L)
-    np.testing.assert_array_equal(got.reshape(L.shape), want)
+    got = got.reshape(L.shape)
+    away = (np.hypot(gx, gy) > 0) & (np.abs(q - np.round(q)) > 1e-6)
+    np.testing.assert_array_equal(got[away], np.floor(q[away]).astype(int))
+    # exactly on the 0/180 degree edge -> bin 0; exactly vertical (90 degrees) -> bin 2
+    assert ((gy == 0) & (gx != 0)).any() and ((gx == 0) & (gy != 0)).any()
+    assert (got[(gy == 0) & (gx != 0)] == 0).all()
+    assert (got[(gx == 0) & (gy != 0)] == 2).all()
 
 
 def test_plane_sums_brute_force() -> None:
@@ -320,3 +327,21 @@ def test_scale_free_hand_computed_and_errors() -> None:
     ge = scale_free_edge_features(e, enames, 30, 40, n_nodes=4, n_frames=2)
     np.testing.assert_allclose(ge[0], [0.2, 0.5, np.log1p(60 / np.sqrt(600)), 0.5],
                                rtol=1e-5)
+
+
+def test_orientation_bins_match_float64_arctan2_and_edges():
+    """Comparison-only orientation bins agree with a float64 atan2 reference away from bin
+    edges, and put vectors exactly on an edge into the upper bin."""
+    from gnnannot.features import orientation_bins
+
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(2, 64, 64)).astype(np.float32)
+    ang = np.mod(np.arctan2(g[1].astype(np.float64), g[0].astype(np.float64)), np.pi)
+    ref = np.floor(ang / (np.pi / 4)).astype(np.int8).ravel()
+    dist = np.abs(ang / (np.pi / 4) - np.round(ang / (np.pi / 4))).ravel()
+    got = orientation_bins(g[0], g[1])
+    assert np.array_equal(got[dist > 1e-6], ref[dist > 1e-6])
+    # (gx, gy) on the edges 0, 45, 90, 135 and 180 degrees, and their negatives
+    gx = np.array([[1, 1, 0, -1, -1, -1, -1, 0, 1]], dtype=np.float32)
+    gy = np.array([[0, 1, 1, 1, 0, -1, 0, -1, -1]], dtype=np.float32)
+    assert orientation_bins(gx, gy).tolist() == [0, 1, 2, 3, 0, 1, 0, 2, 3]
