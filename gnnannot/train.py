@@ -77,6 +77,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     rw_beta: float = 4.0
+    rw: dict[str, Any] = field(default_factory=dict)  # random-walker input options
     decay: float = 0.9
     jaccard_weight: float = 1.0
     bce_weight: float = 1.0
@@ -135,7 +136,7 @@ def object_pixels(labels_all: np.ndarray, gt: np.ndarray, n_nodes: int, n_object
 def _item(graph: VideoGraph, gt: np.ndarray, labels_all: np.ndarray, k: int,
           scribbles: list[Path], cfg: TrainConfig, device: str) -> VideoItem:
     obj = object_pixels(labels_all, gt, graph.n_nodes, k)
-    inputs = GraphInputs(graph, device, cfg.rw_beta, cfg.decay)
+    inputs = GraphInputs(graph, device, cfg.rw_beta, cfg.decay, cfg.rw)
     return VideoItem(
         graph.seq, graph, inputs, gt, labels_all, k,
         torch.from_numpy(obj.astype(np.float32)).to(device),
@@ -338,7 +339,8 @@ def train_model(
         opt, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.lr_min
     )
     robot = ScribbleRobot()
-    extra = {"rw_beta": cfg.rw_beta, "decay": cfg.decay, "feature_view": FEATURE_VIEW,
+    extra = {"rw_beta": cfg.rw_beta, "rw": dict(cfg.rw), "decay": cfg.decay,
+             "feature_view": FEATURE_VIEW,
              "config": asdict(cfg), "train_sequences": [it.seq for it in items],
              "val_sequences": [it.seq for it in val_items]}
     history: list[dict[str, float]] = []

@@ -75,18 +75,26 @@ def _untrained(graph, prior: list[str] | None, seed: int = 0) -> GNNAnnot:
         "hidden": 12, "n_layers": 3, "batch_norm": False, "prior_features": prior}))
 
 
-def test_untrained_prior_model_equals_random_walker(stores: Path) -> None:
+STRONG_RW = {"flow_scale": 50.0, "flow_overlap": True, "prior_weight": 0.005,
+             "soft_seed_weight": 1.0}
+
+
+@pytest.mark.parametrize("rw_opts", [None, STRONG_RW], ids=["plain", "strong"])
+def test_untrained_prior_model_equals_random_walker(stores: Path, rw_opts) -> None:
     """With the random-walker prior and a zero last layer, an untrained network gives
-    exactly the random walker's labels (every interaction)."""
+    exactly the random walker's labels (every interaction), for the plain walker and for
+    the benchmark's (strong flow edges, previous labels and soft seeds as priors)."""
     root = stores / "davis"
+    walker = PLAIN_WALKER if rw_opts is None else {**rw_opts, "beta": 4.0,
+                                                   "frame_threshold": 0.0}
     for graph in _graphs(stores, "train")[:2]:
         gt = davis.read_annotations(root, graph.seq)
         k = davis.num_objects(gt)
         sc = davis.read_scribble(davis.scribble_paths(root, graph.seq)[0], gt.shape[0], k)
         model = _untrained(graph, PRIOR).eval()
-        inputs = GraphInputs(graph, "cpu", rw_beta=4.0)
+        inputs = GraphInputs(graph, "cpu", rw_beta=4.0, rw=rw_opts)
         state = InteractionState(inputs, k)
-        rw = RandomWalker(lambda s, g=graph: g, **PLAIN_WALKER)
+        rw = RandomWalker(lambda s, g=graph: g, **walker)
         rw.start(VideoData(graph.seq, np.zeros((graph.n_frames, 1, 1, 3), np.uint8), k))
         robot = ScribbleRobot()
         for _ in range(3):
@@ -95,6 +103,9 @@ def test_untrained_prior_model_equals_random_walker(stores: Path) -> None:
             probs = model.predict_proba(inputs.x_const, x, inputs.edge_index, inputs.edge_attr)
             ours = combine_objects(probs.numpy())
             ref = rw.predict_nodes()
+            # the next prior: the same previous labels on both sides (where the walk never
+            # reaches, the labels are round-off and would seed different priors)
+            state.prev_probs = (ref[None, :] == np.arange(1, k + 1)[:, None]).astype(float)
             # nodes the walk never reaches have ~1e-13 probabilities whose argmax is
             # round-off; everywhere the random walker decides, the labels are equal
             top2 = np.sort(rw._probs, axis=1)[:, -2:]

@@ -24,6 +24,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 
 from gnnannot.graph import SPATIAL, oracle_labels
 from gnnannot.methods.graph_method import GraphLoader, GraphMethod
+from gnnannot.methods.seeds import SeedState
 
 
 def _lab_distance(graph: Any) -> np.ndarray:
@@ -133,6 +134,42 @@ def random_walker_probs(
     return out
 
 
+def seeded_walker_probs(
+    lap: sp.csr_matrix,
+    seeds: SeedState,
+    n_labels: int,
+    prev_labels: np.ndarray | None = None,
+    prior_weight: float = 0.0,
+    soft_seed_weight: float = 0.0,
+    eps: float = 1e-6,
+    tol: float = 1e-3,
+    x0: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Random-walker probabilities ``(N, n_labels)`` for a session's ``seeds``: hard seeds,
+    the previous labels ``prev_labels (N,)`` as a prior of weight ``prior_weight`` and the
+    soft seeds (nodes scribbled with several labels: their label fractions) with weight
+    ``soft_seed_weight`` (:func:`random_walker_probs` with priors). ``None`` when there is
+    neither a seed nor a prior. The random walker and the GNN's random-walker input both
+    use it, so the GNN's prior is the baseline it is measured against."""
+    n = lap.shape[0]
+    prior = np.zeros((n, n_labels))
+    weight = np.zeros(n)
+    if prev_labels is not None and prior_weight > 0:
+        prior[np.arange(n), prev_labels] = prior_weight
+        weight += prior_weight
+    soft = seeds.soft_nodes
+    if soft.size and soft_seed_weight > 0:
+        hits = seeds.hits[soft]
+        frac = hits / np.maximum(hits.sum(axis=1, keepdims=True), 1e-9)
+        prior[soft] += soft_seed_weight * frac
+        weight[soft] += soft_seed_weight
+    if seeds.seeded.size == 0 and not weight.any():
+        return None
+    prior = prior / np.maximum(weight, 1e-12)[:, None]
+    return random_walker_probs(lap, seeds.seed, n_labels, eps=eps, tol=tol, x0=x0,
+                               prior=prior, prior_weight=weight)
+
+
 def frame_normalised_labels(
     probs: np.ndarray, node_frame: np.ndarray, n_frames: int, threshold: float = 0.5
 ) -> np.ndarray:
@@ -212,26 +249,13 @@ class RandomWalker(GraphMethod):
         self._node_frame = self.graph.node_frame
 
     def predict_nodes(self) -> np.ndarray:
-        s = self.seeds
-        n_labels = self.n_objects + 1
-        n = self.graph.n_nodes
-        prior = np.zeros((n, n_labels))
-        weight = np.zeros(n)
-        if self._labels is not None and self.prior_weight > 0:
-            prior[np.arange(n), self._labels] = self.prior_weight
-            weight += self.prior_weight
-        soft = s.soft_nodes
-        if soft.size and self.soft_seed_weight > 0:
-            frac = s.hits[soft] / np.maximum(s.hits[soft].sum(axis=1, keepdims=True), 1e-9)
-            prior[soft] += self.soft_seed_weight * frac
-            weight[soft] += self.soft_seed_weight
-        if s.seeded.size == 0 and not weight.any():
-            return np.zeros(n, dtype=np.int64)
-        prior = prior / np.maximum(weight, 1e-12)[:, None]
-        self._probs = random_walker_probs(
-            self._lap, s.seed, n_labels, eps=self.eps, tol=self.tol, x0=self._probs,
-            prior=prior, prior_weight=weight,
+        probs = seeded_walker_probs(
+            self._lap, self.seeds, self.n_objects + 1, self._labels, self.prior_weight,
+            self.soft_seed_weight, eps=self.eps, tol=self.tol, x0=self._probs,
         )
+        if probs is None:
+            return np.zeros(self.graph.n_nodes, dtype=np.int64)
+        self._probs = probs
         self._labels = frame_normalised_labels(
             self._probs, self._node_frame, self.graph.n_frames, self.frame_threshold
         )

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from gnnannot.errors import DataError
+from gnnannot.errors import ConfigError, DataError
 from gnnannot.features import scale_free_edge_features, scale_free_node_features
 from gnnannot.graph import VideoGraph
-from gnnannot.methods.baselines import colour_laplacian, random_walker_probs
+from gnnannot.methods.baselines import colour_laplacian, seeded_walker_probs
 from gnnannot.methods.graph_method import GraphLoader, GraphMethod
 from gnnannot.methods.seeds import SeedState
 from gnnannot.model.checkpoint import load_checkpoint
@@ -56,6 +56,12 @@ def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+RW_PLAIN: dict[str, Any] = {"flow_scale": 1.0, "flow_overlap": False, "prior_weight": 0.0,
+                            "soft_seed_weight": 0.0}
+"""Random-walker input options of :class:`GraphInputs` when a checkpoint names none (the
+plain walker); training passes the benchmark's random-walker options (``train.rw``)."""
+
+
 class GraphInputs:
     """One video's model inputs: constant node features ``x_const (N, F) float32``,
     ``edge_index (2, E) int64``, ``edge_attr (E, Fe) float32`` (torch, on ``device``;
@@ -68,8 +74,14 @@ class GraphInputs:
         device: str | torch.device = "cpu",
         rw_beta: float = 4.0,
         decay: float = 0.9,
+        rw: dict[str, Any] | None = None,
     ) -> None:
         self.graph = graph
+        unknown = set(rw or {}) - set(RW_PLAIN)
+        if unknown:
+            raise ConfigError(f"random-walker input options: unknown keys {sorted(unknown)} "
+                              f"(allowed {sorted(RW_PLAIN)})")
+        self.rw = {**RW_PLAIN, **(rw or {})}
         self.device = torch.device(device)
         self.x_const = torch.from_numpy(scale_free_node_features(
             graph.node_features, graph.node_feature_names, graph.height, graph.width,
@@ -85,7 +97,8 @@ class GraphInputs:
             graph.node_frame, graph.edge_index, graph.edge_type, graph.flow_edge_weight,
             graph.descriptors.astype(np.float32), decay=decay,
         )
-        self.laplacian = colour_laplacian(graph, rw_beta)
+        self.laplacian = colour_laplacian(graph, rw_beta, float(self.rw["flow_scale"]),
+                                          bool(self.rw["flow_overlap"]))
 
 
 class InteractionState:
@@ -111,9 +124,14 @@ class InteractionState:
         on the inputs' device."""
         s = self.seeds
         x = self.inputs.builder(s.hits.T, s.annotated, s.new_frames, self.prev_probs)
-        self._rw = random_walker_probs(
-            self.inputs.laplacian, s.seed, self.n_objects + 1, x0=self._rw
+        rw = self.inputs.rw
+        prev = None if self.prev_probs is None else node_labels(self.prev_probs)
+        probs = seeded_walker_probs(
+            self.inputs.laplacian, s, self.n_objects + 1, prev, float(rw["prior_weight"]),
+            float(rw["soft_seed_weight"]), x0=self._rw,
         )
+        n_nodes = self.inputs.graph.n_nodes
+        self._rw = probs if probs is not None else np.zeros((n_nodes, self.n_objects + 1))
         rw = torch.from_numpy(self._rw[:, 1:].T.astype(np.float32))[..., None]
         rw_bg = torch.from_numpy(self._rw[:, 0].astype(np.float32))
         rw_bg = rw_bg[None, :, None].expand(self.n_objects, -1, 1)
@@ -140,6 +158,7 @@ class GNNMethod(GraphMethod):
         extra = self.meta.get("extra", {})
         self.rw_beta = float(extra.get("rw_beta", 4.0))
         self.decay = float(extra.get("decay", 0.9))
+        self.rw = dict(extra.get("rw") or {})
         view = extra.get("feature_view")
         if view != FEATURE_VIEW:
             raise DataError(
@@ -162,7 +181,7 @@ class GNNMethod(GraphMethod):
                 f"{video.sequence}: graph cache has node features {list(g.node_feature_names)}"
                 f", checkpoint {self._checkpoint} expects {want}"
             )
-        self.inputs = GraphInputs(g, self.device, self.rw_beta, self.decay)
+        self.inputs = GraphInputs(g, self.device, self.rw_beta, self.decay, self.rw)
         self.state = InteractionState(self.inputs, self.n_objects, self.seeds)
 
     def predict_nodes(self) -> np.ndarray:
