@@ -272,7 +272,8 @@ def run_session(
             out.x_dyn.append(x_dyn.detach().to("cpu", torch.float16))
         probs = predict_probs(model, item.inputs, x_dyn)
         state.prev_probs = probs
-        pred = node_labels(probs).astype(np.uint8)[item.labels_all]
+        # scribbled pixels keep their label, as in every graph method's output
+        pred = state.seeds.paint(node_labels(probs).astype(np.uint8)[item.labels_all])
         jac = batched_jaccard(item.gt, pred, item.n_objects)  # (K, T)
         out.js.append(float(jac.mean()))
         if i == n_interactions - 1:
