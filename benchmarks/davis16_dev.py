@@ -37,6 +37,7 @@ from gnnannot.atomic import write_json  # noqa: E402
 from gnnannot.data import davis  # noqa: E402
 from gnnannot.ivos.benchmark import run_benchmark  # noqa: E402
 from gnnannot.ivos.scribbles import annotated_frames  # noqa: E402
+from gnnannot.ivos.stats import bootstrap_mean_ci  # noqa: E402
 from gnnannot.ivos.summary import interaction_rows  # noqa: E402
 from gnnannot.methods.baselines import PLAIN_WALKER  # noqa: E402
 from gnnannot.methods.registry import make_method  # noqa: E402
@@ -77,14 +78,6 @@ def session_means(report: pd.DataFrame) -> pd.DataFrame:
     per_obj = report.groupby(["sequence", "scribble_idx", "interaction", "object_id"])[
         "jaccard"].mean()  # fmt: skip
     return per_obj.groupby(level=["sequence", "scribble_idx", "interaction"]).mean().unstack()
-
-
-def bootstrap_ci(x: np.ndarray, n: int = 10000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of ``x``."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n, x.size))
-    means = x[idx].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def distance_profile(report: pd.DataFrame, root: Path) -> dict[str, float]:
@@ -184,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         comparison["best_baseline"] = best
         for other in [m for m in ("gnn",) if m in results]:
             diff = (sessions[other] - sessions[best]).to_numpy()
-            lo, hi = bootstrap_ci(diff)
+            lo, hi = bootstrap_mean_ci(diff)
             comparison[f"{other}_minus_{best}_mean_J"] = {
                 "mean": float(diff.mean()), "ci95": [lo, hi], "n_sessions": int(diff.size)}
     out = {"dataset": str(args.root), "sequences": list(seqs),

@@ -38,6 +38,7 @@ from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.benchmark import run_benchmark
 from gnnannot.ivos.metrics import batched_f_measure, batched_jaccard
 from gnnannot.ivos.session import VideoData, run_session
+from gnnannot.ivos.stats import bootstrap_mean_ci
 from gnnannot.methods.registry import make_method
 from gnnannot.refine import REFINE_DEFAULTS, RefinedMethod, refine_frame
 
@@ -47,9 +48,7 @@ def paired(raw: np.ndarray, ref: np.ndarray, seed: int = 0, n_boot: int = 10000)
     mean difference ``ref - raw``."""
     raw, ref = np.asarray(raw, float), np.asarray(ref, float)
     d = ref - raw
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, d.size, (n_boot, d.size))].mean(axis=1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
+    lo, hi = bootstrap_mean_ci(d, n_boot=n_boot, seed=seed)
     return {"raw": float(raw.mean()), "refined": float(ref.mean()), "diff": float(d.mean()),
             "ci95": [float(lo), float(hi)], "n": int(d.size)}  # fmt: skip
 

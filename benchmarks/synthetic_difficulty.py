@@ -19,8 +19,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from gnnannot.ivos.stats import bootstrap_mean_ci
 
 
 def per_video_j(report: Path, interaction: int = 1) -> pd.Series:
@@ -31,13 +32,6 @@ def per_video_j(report: Path, interaction: int = 1) -> pd.Series:
         raise SystemExit(f"{report}: no rows for interaction {interaction}")
     per_session = df.groupby(["sequence", "scribble_idx"])["jaccard"].mean()
     return per_session.groupby(level=0).mean()
-
-
-def bootstrap_ci(x: np.ndarray, n: int = 10000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of ``x``."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(x, (n, len(x)), replace=True).mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def effect_groups(meta: Path) -> dict[str, set[str]]:
@@ -74,7 +68,7 @@ def main() -> None:
     for item in args.reports:
         name, path = item.split("=", 1)
         j = per_video_j(Path(path), args.interaction)
-        lo, hi = bootstrap_ci(j.to_numpy())
+        lo, hi = bootstrap_mean_ci(j.to_numpy())
         entry = {"report": path, "n_videos": int(len(j)), "mean_J": float(j.mean()),
                  "ci95": [lo, hi], "per_video": {k: round(float(v), 4) for k, v in j.items()}}
         print(f"\n{name}: {path}\n{'sequence':<20} J@{args.interaction}")

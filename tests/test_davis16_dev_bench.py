@@ -30,9 +30,9 @@ def test_session_means_average_frames_then_objects() -> None:
 
 
 def test_bootstrap_interval_brackets_the_mean_and_collapses_for_constants() -> None:
-    assert bench.bootstrap_ci(np.full(7, 0.25)) == (0.25, 0.25)
+    assert bench.bootstrap_mean_ci(np.full(7, 0.25)) == (0.25, 0.25)
     x = np.random.default_rng(0).normal(0.1, 0.05, 40)
-    lo, hi = bench.bootstrap_ci(x)
+    lo, hi = bench.bootstrap_mean_ci(x)
     assert lo < x.mean() < hi
     # normal approximation of the mean's 95% interval: within 30% of its half-width
     half = 1.96 * x.std(ddof=1) / np.sqrt(x.size)
