@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tiny_videos import write_tiny_dataset
 
-from gnnannot.data import davis
 from gnnannot.io.store_guard import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,19 +65,6 @@ SERVER = textwrap.dedent("""
         print(pid, flush=True)
         print(os.waitpid(pid, 0)[1], flush=True)
 """)
-
-
-def _dataset(root: Path) -> None:
-    for i, name in enumerate(("a", "b")):
-        rng = np.random.default_rng(i)
-        img = np.kron(rng.integers(0, 255, (H // 8, W // 8, 3), dtype=np.uint8),
-                      np.ones((8, 8, 1), np.uint8))  # fmt: skip
-        frames = np.stack([np.roll(img, 2 * t, axis=1) for t in range(T)])
-        masks = np.zeros((T, H, W), np.uint8)
-        masks[:, 8:24, 16:40] = 1
-        davis.write_sequence(root, name, frames, masks)
-    davis.write_split(root, "train", ["a"])
-    davis.write_split(root, "val", ["b"])
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -124,7 +111,7 @@ class _Server:
 
 def test_random_kills_end_with_identical_stores(tmp_path):
     root = tmp_path / "davis"
-    _dataset(root)
+    write_tiny_dataset(root, ["a", "b"], H, W, T)
     ref, soak = tmp_path / "ref", tmp_path / "soak"
     server = _Server()
     try:

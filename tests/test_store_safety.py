@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from tiny_videos import write_tiny_dataset
 
-from gnnannot.data import davis
 from gnnannot.errors import DataError
 from gnnannot.features import build_feature_store
 from gnnannot.graph import build_graph_store
@@ -29,19 +29,6 @@ from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
 H, W, T = 48, 64, 3
 P = SuperpixelParams(n_segments=30)
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _dataset(root: Path, names: list[str]) -> None:
-    for i, name in enumerate(names):
-        rng = np.random.default_rng(i)
-        img = np.kron(rng.integers(0, 255, (H // 8, W // 8, 3), dtype=np.uint8),
-                      np.ones((8, 8, 1), np.uint8))  # fmt: skip
-        frames = np.stack([np.roll(img, 2 * t, axis=1) for t in range(T)])
-        masks = np.zeros((T, H, W), np.uint8)
-        masks[:, 8:24, 16:40] = 1
-        davis.write_sequence(root, name, frames, masks)
-    davis.write_split(root, "train", names[:1])
-    davis.write_split(root, "val", names[1:])
 
 
 def _sp(tmp: Path) -> dict:
@@ -62,7 +49,7 @@ def _gr(tmp: Path) -> dict:
 
 @pytest.fixture()
 def built(tmp_path: Path) -> Path:
-    _dataset(tmp_path / "davis", ["a", "b"])
+    write_tiny_dataset(tmp_path / "davis", ["a", "b"], H, W, T)
     _sp(tmp_path), _ft(tmp_path), _gr(tmp_path)
     return tmp_path
 
@@ -77,7 +64,7 @@ def test_second_writer_waits_for_the_first(tmp_path, monkeypatch):
     """Run A pauses while writing its temporary group; run B starts on the same store and
     must wait (it used to delete A's temporary, leaving a 'complete' group without labels);
     A resumes and finishes, then B finds everything up to date."""
-    _dataset(tmp_path / "davis", ["a", "b"])
+    write_tiny_dataset(tmp_path / "davis", ["a", "b"], H, W, T)
     a_writing, b_waiting, resume = threading.Event(), threading.Event(), threading.Event()
     real_write = gs.SuperpixelWriter.write
     paused = []
