@@ -706,64 +706,6 @@ def flow_fingerprint(flow_store: str | os.PathLike[str] | None, seq: str) -> str
     return fingerprint(open_flow(flow_store, seq).attrs)
 
 
-@contextmanager
-def _single_threaded_opencv() -> Iterator[None]:
-    """OpenCV on one thread while worker processes run (they already fill the cores).
-    Set in the parent before forking: calling ``cv2.setNumThreads`` in a forked child of a
-    process that used OpenCV's thread pool hangs."""
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - OpenCV is a dependency
-        yield
-        return
-    prev = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(prev)
-
-
-def _pool_context() -> Any:
-    """``fork`` where available (workers inherit the imported modules: no 1-2 s re-import
-    per worker as with ``spawn``; zarr resets its IO thread after a fork), else ``spawn``."""
-    import multiprocessing as mp
-
-    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-
-
-PARENT_POLL_S = 0.2
-
-
-def _watch_parent(parent: int) -> None:
-    """End this worker process as soon as its parent is gone (a killed stage must not
-    leave workers writing or hanging: they would be re-parented, and never told)."""
-    import time
-
-    while os.getppid() == parent:
-        time.sleep(PARENT_POLL_S)
-    os._exit(1)
-
-
-def _worker_init(parent: int | None = None) -> None:
-    """Pool worker set-up: a daemon thread that ends the worker when ``parent`` dies
-    (:func:`_watch_parent`), and Blosc decompression on the calling thread only (the
-    workers already fill the cores; numcodecs would otherwise start its own threads)."""
-    if parent is not None:
-        import threading
-
-        if os.getppid() != parent:  # the parent died before this worker started
-            os._exit(1)
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
-                         name="watch-parent").start()  # fmt: skip
-    try:
-        import numcodecs.blosc
-
-        numcodecs.blosc.use_threads = False
-    except ImportError:  # pragma: no cover - numcodecs is a dependency
-        pass
-
-
 def map_videos(
     fn: Any,
     jobs: list[tuple[Any, ...]],
@@ -771,40 +713,16 @@ def map_videos(
     description: str,
     quiet: bool = False,
     sizes: list[int] | None = None,
+    labels: list[str] | None = None,
 ) -> list[Any]:
-    """Run ``fn(*job)`` for every job (one video each), in ``workers`` processes when > 1,
-    with a progress bar; results in job order. All jobs are submitted before the progress
-    display starts its refresh thread, so the workers are forked from a quiet parent.
+    """Run ``fn(*job)`` for every job (one video each) on the local process executor
+    (:class:`gnnannot.pipeline.executor.ProcessExecutor`, serial when ``workers`` <= 1);
+    results in job order."""
+    from gnnannot.pipeline.executor import ProcessExecutor
 
-    sizes: optional cost of each job (e.g. its frame count); jobs are then started largest
-    first, so that a long video does not start last and run alone at the end."""
-    from gnnannot.progress import make_progress
-
-    results: list[Any] = [None] * len(jobs)
-    workers = max(1, min(int(workers), len(jobs)))
-    if workers == 1:
-        with make_progress(quiet) as progress:
-            task = progress.add_task(description, total=len(jobs))
-            for i, job in enumerate(jobs):
-                results[i] = fn(*job)
-                progress.advance(task)
-        return results
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    order = list(range(len(jobs)))
-    if sizes is not None and len(sizes) == len(jobs):
-        order.sort(key=lambda i: -sizes[i])  # stable: ties keep the job order
-    ctx = _pool_context()
-    with _single_threaded_opencv(), ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
-    ) as pool:
-        futs = {pool.submit(fn, *jobs[i]): i for i in order}
-        with make_progress(quiet) as progress:
-            task = progress.add_task(description, total=len(jobs))
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                progress.advance(task)
-    return results
+    return ProcessExecutor(workers).run(
+        fn, jobs, description=description, quiet=quiet, sizes=sizes, labels=labels
+    )
 
 
 class FrameFlows:

@@ -1,0 +1,1 @@
+"""Stage plumbing: executors that run per-video jobs (and, later, the incremental runner)."""
