@@ -40,7 +40,11 @@ import numpy as np
 
 from gnnannot.atomic import write_json
 from gnnannot.data.synthetic import make_video, video_names
-from gnnannot.flow import compute_video_flow, fb_consistency, occlusion_from_flow
+from gnnannot.preprocess.flow.estimate import (
+    compute_video_flow,
+    fb_consistency,
+    occlusion_from_flow,
+)
 
 CONFIGS = [
     ("dis-ultrafast", "dis", "ultrafast", 1.0),
@@ -114,7 +118,7 @@ def _run_config(videos: list, method: str, preset: str, scale: float, repeats: i
 
 def _storage_error(videos: list) -> dict:
     """Max / mean abs error (px) of the store's lossy flow encodings on the true flows."""
-    from gnnannot.io.flow_store import QUANT_STEP
+    from gnnannot.store.flow import QUANT_STEP
 
     encoders = {
         "float16": lambda f: f.astype(np.float16).astype(np.float32),
@@ -138,7 +142,7 @@ def _storage_error(videos: list) -> dict:
 _H5_CHILD = r"""
 import sys, threading, time, tracemalloc
 import psutil
-from gnnannot.io.flow_h5 import import_h5
+from gnnannot.store.flow_h5 import import_h5
 src, store, n, h, w = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 proc = psutil.Process()
 base = proc.memory_info().rss

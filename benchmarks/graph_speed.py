@@ -141,21 +141,22 @@ def main() -> None:
 
     from gnnannot.data import davis
     from gnnannot.data.synthetic import make_video, video_names
-    from gnnannot.features import build_feature_store
-    from gnnannot.flow import occlusions
-    from gnnannot.graph import build_graph_store, build_video_graph, oracle_j
     from gnnannot.io import graph_store as gs
-    from gnnannot.io.flow_store import FlowWriter
-    from gnnannot.progress import log, track
-    from gnnannot.superpixels import (
+    from gnnannot.pipeline.features import build_feature_store
+    from gnnannot.pipeline.graphs import build_graph_store
+    from gnnannot.pipeline.superpixels import build_superpixel_store
+    from gnnannot.preprocess.flow.estimate import occlusions
+    from gnnannot.preprocess.graph import build_video_graph, oracle_j
+    from gnnannot.preprocess.superpixels import (
         SLIC_BACKENDS,
         SuperpixelParams,
         _fast_slic_class,
         base_slic,
-        build_superpixel_store,
         slic_backend,
         use_slic_backend,
     )
+    from gnnannot.progress import log, track
+    from gnnannot.store.flow import FlowWriter
 
     use_slic_backend(None if args.slic_backend == "auto" else args.slic_backend)
     import scipy.sparse  # noqa: F401 - lazily imported by the stages: not part of the timing
@@ -168,7 +169,7 @@ def main() -> None:
         d = Path(tmp)
         root = d / "davis"
         exact: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        from gnnannot.flow import compute_video_flow
+        from gnnannot.preprocess.flow.estimate import compute_video_flow
 
         for name in track(names, "generate + flow", quiet=args.quiet):
             v = make_video(args.seed, name, args.frames, args.height, args.width)

@@ -30,15 +30,16 @@ import torch
 from gnnannot.atomic import write_json
 from gnnannot.data import davis
 from gnnannot.data import synthetic as syn
-from gnnannot.features import build_feature_store
-from gnnannot.flow import build_flow_store
-from gnnannot.graph import build_graph_store
-from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.session import VideoData, run_session
 from gnnannot.methods.gnn import FEATURE_VIEW, model_params
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, save_checkpoint
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+from gnnannot.pipeline.features import build_feature_store
+from gnnannot.pipeline.flow import build_flow_store
+from gnnannot.pipeline.graphs import build_graph_store
+from gnnannot.pipeline.superpixels import build_superpixel_store
+from gnnannot.preprocess.superpixels import SuperpixelParams
+from gnnannot.store.graphs import open_graph
 
 METHODS = ("nearest_seed", "random_walker", "gnn")
 

@@ -33,14 +33,14 @@ import numpy as np
 
 from gnnannot.atomic import write_json
 from gnnannot.data import davis
-from gnnannot.graph import oracle_labels
-from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.benchmark import run_benchmark
 from gnnannot.ivos.metrics import batched_f_measure, batched_jaccard
 from gnnannot.ivos.session import VideoData, run_session
 from gnnannot.ivos.stats import bootstrap_mean_ci
+from gnnannot.methods.refine import REFINE_DEFAULTS, RefinedMethod, refine_frame
 from gnnannot.methods.registry import make_method
-from gnnannot.refine import REFINE_DEFAULTS, RefinedMethod, refine_frame
+from gnnannot.preprocess.graph import oracle_labels
+from gnnannot.store.graphs import open_graph
 
 
 def paired(raw: np.ndarray, ref: np.ndarray, seed: int = 0, n_boot: int = 10000) -> dict:
@@ -135,10 +135,11 @@ def latency_video(frames: int, methods: list[str], checkpoint: Path, quiet: bool
     """(c) on the interaction-latency benchmark's synthetic video (seed 3, two objects,
     ``frames`` frames at 854x480) built through the pipeline stages."""
     from gnnannot.data import synthetic as syn
-    from gnnannot.features import build_feature_store
-    from gnnannot.flow import build_flow_store
-    from gnnannot.graph import build_graph_store
-    from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+    from gnnannot.pipeline.features import build_feature_store
+    from gnnannot.pipeline.flow import build_flow_store
+    from gnnannot.pipeline.graphs import build_graph_store
+    from gnnannot.pipeline.superpixels import build_superpixel_store
+    from gnnannot.preprocess.superpixels import SuperpixelParams
 
     with tempfile.TemporaryDirectory(prefix="refine-latency-") as tmp:
         d = Path(tmp)

@@ -1,22 +1,24 @@
 """DVC stage ``benchmark``: the DAVIS interactive protocol on the evaluation split for
-every configured method; writes ``metrics/summary.json`` and plot data."""
+every configured method on the graphs ``--graphs`` of the dataset ``--root`` (the GNN with
+the checkpoint ``--model``); writes ``summary.json`` and plot data into ``--out``."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 from pathlib import Path
 from typing import Any
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
+from gnnannot.ivos.compare import compare_methods
 from gnnannot.ivos.stats import BOOTSTRAP_DEFAULTS
-from gnnannot.methods.compare import compare_methods
+from gnnannot.methods.refine import refine_params, with_refinement
 from gnnannot.methods.registry import METHODS, make_method
-from gnnannot.refine import refine_params, with_refinement
 from stages.common import choice, param, stage_main
 
-GRAPH_STORE = "data/graphs.zarr"
-CHECKPOINT = "models/model.pt"
+PATHS = {"root": "dataset (DAVIS layout)", "graphs": "graphs store",
+         "model": "GNN checkpoint", "out": "metrics folder"}
 
 
 def refined_method(name: str, refine: Any, **kwargs: Any) -> Any:
@@ -24,8 +26,8 @@ def refined_method(name: str, refine: Any, **kwargs: Any) -> Any:
     return with_refinement(make_method(name, **kwargs), refine)
 
 
-def run(params: dict[str, Any], quiet: bool) -> None:
-    root = param(params, "data.root", str)
+def run(params: dict[str, Any], args: argparse.Namespace) -> None:
+    root, quiet = args.root, args.quiet
     split = param(params, "benchmark.split", str)
     names = param(params, "benchmark.methods", list)
     for n in names:
@@ -44,8 +46,8 @@ def run(params: dict[str, Any], quiet: bool) -> None:
 
     def factory(name: str) -> functools.partial:  # picklable: runs in worker processes
         return functools.partial(
-            refined_method, name, refine, graph_store=GRAPH_STORE, dataset_root=root,
-            checkpoint=CHECKPOINT if name == "gnn" else None,
+            refined_method, name, refine, graph_store=args.graphs, dataset_root=root,
+            checkpoint=args.model if name == "gnn" else None,
             options=param(params, f"benchmark.options.{name}", dict, {}) or {},
         )
 
@@ -53,7 +55,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         root,
         davis.read_split(root, split),
         {n: factory(n) for n in names},
-        Path("metrics"),
+        Path(args.out),
         quiet=quiet,
         bootstrap=boot,
         workers=param(params, "benchmark.workers", int, 1),
@@ -70,4 +72,4 @@ def run(params: dict[str, Any], quiet: bool) -> None:
 
 
 if __name__ == "__main__":
-    stage_main(__doc__ or "", run)
+    stage_main(__doc__ or "", run, PATHS)

@@ -1,4 +1,5 @@
-"""What every stage shares: reading params.yaml with clear errors, the --quiet flag."""
+"""What every stage shares: reading params.yaml with clear errors, the --quiet flag and the
+stage's input/output paths as command arguments (from dvc.yaml)."""
 
 from __future__ import annotations
 
@@ -66,15 +67,29 @@ def choice(params: dict[str, Any], key: str, options: tuple[str, ...]) -> str:
     return value
 
 
-def stage_main(description: str, body: Callable[[dict[str, Any], bool], None]) -> None:
-    """Parse ``--quiet`` / ``--params``, run ``body(params, quiet)``; report gnnannot errors
-    as one red line and exit 2."""
+def section(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """The whole ``name`` section of params.yaml (ConfigError when missing)."""
+    return param(params, name, dict)
+
+
+def stage_main(
+    description: str,
+    body: Callable[[dict[str, Any], argparse.Namespace], None],
+    paths: dict[str, str],
+) -> None:
+    """Parse ``--quiet`` / ``--params`` and the stage's input/output ``paths`` (required
+    options ``--<name> PATH``, given in dvc.yaml's ``cmd``: dvc.yaml is the one place that
+    names the files), run ``body(params, args)``; report gnnannot errors as one red line
+    and exit 2."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--params", default=str(PARAMS_FILE), help="parameter file")
+    for name, help_ in paths.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True,
+                            metavar="PATH", help=help_)  # fmt: skip
     args = parser.parse_args()
     try:
-        body(load_params(args.params), args.quiet)
+        body(load_params(args.params), args)
     except GnnAnnotError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         sys.exit(2)

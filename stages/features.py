@@ -1,33 +1,27 @@
 """DVC stage ``features``: per-superpixel constant node features and appearance
 descriptors (colour/texture, or MobileNetV2 activations from a local weights file) of
-every video into ``data/features.zarr``. Per-video incremental (``persist: true`` out)."""
+every video into the features store (``--out``), from the dataset (``--root``), the
+superpixels (``--superpixels``) and the flow (``--flow``). Per-video incremental
+(``persist: true`` out)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from gnnannot.features import build_feature_store
-from stages.common import choice, param, stage_main
+from gnnannot.config import from_section
+from gnnannot.pipeline.features import FeatureConfig, build_feature_store
+from stages.common import section, stage_main
 
-STORE = "data/features.zarr"
-SP_STORE = "data/superpixels.zarr"
-FLOW_STORE = "data/flow.zarr"
+PATHS = {"root": "dataset (DAVIS layout)", "flow": "flow store",
+         "superpixels": "superpixels store", "out": "features store (zarr)"}
 
 
-def run(params: dict[str, Any], quiet: bool) -> None:
-    build_feature_store(
-        root=param(params, "data.root", str),
-        store=STORE,
-        sp_store=SP_STORE,
-        flow_store=FLOW_STORE,
-        descriptor=choice(params, "features.descriptor", ("colour", "cnn")),
-        cnn_weights=param(params, "features.cnn_weights", str, "") or None,
-        cnn_layer=param(params, "features.cnn_layer", int, 14),
-        dtype=choice(params, "features.dtype", ("float16", "float32")),
-        workers=param(params, "features.workers", int, 2),
-        quiet=quiet,
-    )
+def run(params: dict[str, Any], args: argparse.Namespace) -> None:
+    cfg = from_section(FeatureConfig, section(params, "features"), "params.yaml: features")
+    build_feature_store(args.root, args.out, args.superpixels, args.flow, cfg,
+                        executor=cfg.executor.make(), quiet=args.quiet)  # fmt: skip
 
 
 if __name__ == "__main__":
-    stage_main(__doc__ or "", run)
+    stage_main(__doc__ or "", run, PATHS)

@@ -1,33 +1,24 @@
-"""DVC stage ``flow``: forward/backward optical flow and occlusions of every video of
-``data.root`` into ``data/flow.zarr`` (computed with OpenCV DIS, or imported from the seed's
-FlowNet2 ``.h5`` files). Per-video incremental: videos whose group attrs match the params
-are kept (the dvc.yaml out is ``persist: true`` for this reason)."""
+"""DVC stage ``flow``: forward/backward optical flow and occlusions of every video of the
+dataset (``--root``) into the flow store (``--out``), computed with OpenCV DIS or imported
+from the seed's FlowNet2 ``.h5`` files (``flow.method``). Per-video incremental: videos
+whose group attrs match the params are kept (the dvc.yaml out is ``persist: true``)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from gnnannot.flow import DIS_PRESETS, build_flow_store
-from stages.common import choice, param, stage_main
+from gnnannot.config import from_section
+from gnnannot.pipeline.flow import FlowConfig, build_flow_store
+from stages.common import section, stage_main
 
-STORE = "data/flow.zarr"
+PATHS = {"root": "dataset (DAVIS layout)", "out": "flow store (zarr)"}
 
 
-def run(params: dict[str, Any], quiet: bool) -> None:
-    method = choice(params, "flow.method", ("dis", "farneback", "h5"))
-    build_flow_store(
-        root=param(params, "data.root", str),
-        store=STORE,
-        method=method,
-        preset=choice(params, "flow.preset", tuple(DIS_PRESETS)),
-        scale=param(params, "flow.scale", float),
-        spread=param(params, "flow.occ_spread", float, 0.0),
-        exclude_out_of_frame=param(params, "flow.occ_exclude_out_of_frame", bool, False),
-        h5_dir=param(params, "flow.h5_dir", str, "") or None,
-        dtype=choice(params, "flow.dtype", ("quantized", "float16", "float32")),
-        quiet=quiet,
-    )
+def run(params: dict[str, Any], args: argparse.Namespace) -> None:
+    cfg = from_section(FlowConfig, section(params, "flow"), "params.yaml: flow")
+    build_flow_store(args.root, args.out, cfg, executor=cfg.executor.make(), quiet=args.quiet)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__ or "", run)
+    stage_main(__doc__ or "", run, PATHS)

@@ -1,35 +1,30 @@
 """DVC stage ``graphs``: spatial and flow edges with constant edge features of every video
-into ``data/graphs.zarr`` (nodes, labels and node features stay in the superpixels and
-features stores; :func:`gnnannot.io.graph_store.open_graph` joins them). Per-video
-incremental (``persist: true`` out)."""
+of the train and val splits (``--root``) into the graphs store (``--out``; nodes, labels
+and node features stay in the superpixels and features stores, which
+:func:`gnnannot.store.graphs.open_graph` joins). Per-video incremental (``persist: true``
+out)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from gnnannot.graph import build_graph_store
-from gnnannot.io.graph_store import dataset_sequences
-from stages.common import choice, param, stage_main
+from gnnannot.config import from_section
+from gnnannot.pipeline.graphs import GraphConfig, build_graph_store
+from gnnannot.pipeline.runner import dataset_sequences
+from stages.common import section, stage_main
 
-STORE = "data/graphs.zarr"
-SP_STORE = "data/superpixels.zarr"
-FT_STORE = "data/features.zarr"
-FLOW_STORE = "data/flow.zarr"
+PATHS = {"root": "dataset (DAVIS layout: its split lists)", "flow": "flow store",
+         "superpixels": "superpixels store", "features": "features store",
+         "out": "graphs store (zarr)"}
 
 
-def run(params: dict[str, Any], quiet: bool) -> None:
-    build_graph_store(
-        store=STORE,
-        sp_store=SP_STORE,
-        ft_store=FT_STORE,
-        flow_store=FLOW_STORE,
-        sequences=dataset_sequences(param(params, "data.root", str)),
-        min_flow_weight=param(params, "graphs.min_flow_weight", float, 0.05),
-        dtype=choice(params, "graphs.dtype", ("float16", "float32")),
-        workers=param(params, "graphs.workers", int, 2),
-        quiet=quiet,
-    )
+def run(params: dict[str, Any], args: argparse.Namespace) -> None:
+    cfg = from_section(GraphConfig, section(params, "graphs"), "params.yaml: graphs")
+    build_graph_store(args.out, args.superpixels, args.features, args.flow,
+                      dataset_sequences(args.root), cfg, executor=cfg.executor.make(),
+                      quiet=args.quiet)  # fmt: skip
 
 
 if __name__ == "__main__":
-    stage_main(__doc__ or "", run)
+    stage_main(__doc__ or "", run, PATHS)

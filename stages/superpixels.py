@@ -1,44 +1,28 @@
 """DVC stage ``superpixels``: per-video superpixel label volumes of every video of the
-train and val splits of ``data.root`` into ``data/superpixels.zarr`` (fast SLIC refined at
-image and motion edges, using ``data/flow.zarr``). Per-video incremental: groups whose
-fingerprint (params, frame files, flow attrs) matches are kept, so the dvc.yaml out is
-``persist: true``."""
+train and val splits of the dataset (``--root``) into the superpixels store (``--out``),
+fast SLIC refined at image and motion edges (using the flow store ``--flow``).
+Per-video incremental: groups whose fingerprint (params, frame files, flow attrs) matches
+are kept, so the dvc.yaml out is ``persist: true``."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
-from stages.common import param, stage_main
+from gnnannot.config import from_section
+from gnnannot.pipeline.superpixels import SuperpixelStageConfig, build_superpixel_store
+from stages.common import section, stage_main
 
-STORE = "data/superpixels.zarr"
-FLOW_STORE = "data/flow.zarr"
-
-
-def superpixel_params(params: dict[str, Any]) -> SuperpixelParams:
-    d = SuperpixelParams()
-    return SuperpixelParams(
-        n_segments=param(params, "superpixels.n_segments", int),
-        compactness=param(params, "superpixels.compactness", float, d.compactness),
-        canny_low=param(params, "superpixels.canny_low", int, d.canny_low),
-        canny_high=param(params, "superpixels.canny_high", int, d.canny_high),
-        flow_edge_thresh=param(params, "superpixels.flow_edge_thresh", float,
-                               d.flow_edge_thresh),  # fmt: skip
-        min_size_factor=param(params, "superpixels.min_size_factor", float, d.min_size_factor),
-        base_ratio=param(params, "superpixels.base_ratio", float, d.base_ratio),
-    )
+PATHS = {"root": "dataset (DAVIS layout)", "flow": "flow store",
+         "out": "superpixels store (zarr)"}
 
 
-def run(params: dict[str, Any], quiet: bool) -> None:
-    build_superpixel_store(
-        root=param(params, "data.root", str),
-        store=STORE,
-        flow_store=FLOW_STORE,
-        params=superpixel_params(params),
-        workers=param(params, "superpixels.workers", int, 2),
-        quiet=quiet,
-    )
+def run(params: dict[str, Any], args: argparse.Namespace) -> None:
+    cfg = from_section(SuperpixelStageConfig, section(params, "superpixels"),
+                       "params.yaml: superpixels")  # fmt: skip
+    build_superpixel_store(args.root, args.out, args.flow, cfg, executor=cfg.executor.make(),
+                           quiet=args.quiet)  # fmt: skip
 
 
 if __name__ == "__main__":
-    stage_main(__doc__ or "", run)
+    stage_main(__doc__ or "", run, PATHS)

@@ -1,31 +1,30 @@
 """DVC stage ``train``: train the GNN on simulated interactive sessions over the training
-split's cached graphs; writes ``models/model.pt`` (best validation epoch, with the params
-it was trained with), ``metrics/train.json`` and the dvclive log ``dvclive/``."""
+split's cached graphs (``--graphs``, with the dataset ``--root``); writes the checkpoint
+``--model`` (best validation round, with the params it was trained with), the metrics
+``--metrics`` and the dvclive log ``--live``."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from gnnannot.atomic import write_json
+from gnnannot.config import from_section
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
-from gnnannot.io.graph_store import open_graph
-from gnnannot.train import TrainConfig, load_item, train_model
-from stages.common import param, stage_main
+from gnnannot.store.graphs import open_graph
+from gnnannot.training.train import TrainConfig, load_item, train_model
+from stages.common import section, stage_main
 
-GRAPH_STORE = "data/graphs.zarr"
-CHECKPOINT = "models/model.pt"
+PATHS = {"root": "dataset (DAVIS layout)", "graphs": "graphs store",
+         "model": "checkpoint to write", "metrics": "metrics JSON to write",
+         "live": "dvclive folder"}
 
 
-def run(params: dict[str, Any], quiet: bool) -> None:
-    root = param(params, "data.root", str)
-    section = dict(param(params, "train", dict))
-    device = str(section.pop("device", "cpu"))
-    n_val = int(section.pop("val_videos", 2))
-    try:
-        cfg = TrainConfig(**section)
-    except TypeError as exc:
-        raise ConfigError(f"params.yaml: bad key in section 'train' ({exc})") from exc
+def run(params: dict[str, Any], args: argparse.Namespace) -> None:
+    root, quiet = args.root, args.quiet
+    cfg = from_section(TrainConfig, section(params, "train"), "params.yaml: train")
+    device, n_val = cfg.device, cfg.val_videos
     seqs = davis.read_split(root, "train")
     if not 0 <= n_val < len(seqs):
         raise ConfigError(
@@ -34,22 +33,22 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         )
     train_seqs = seqs[: len(seqs) - n_val]
     val_seqs = seqs[len(seqs) - n_val :]
-    items = [load_item(open_graph(GRAPH_STORE, s), root, cfg, device) for s in train_seqs]
-    val_items = [load_item(open_graph(GRAPH_STORE, s), root, cfg, device) for s in val_seqs]
+    items = [load_item(open_graph(args.graphs, s), root, cfg, device) for s in train_seqs]
+    val_items = [load_item(open_graph(args.graphs, s), root, cfg, device) for s in val_seqs]
 
     from dvclive import Live
 
-    with Live("dvclive", report=None, save_dvc_exp=False) as live:
+    with Live(args.live, report=None, save_dvc_exp=False) as live:
         def logger(row: dict[str, float]) -> None:
             for key, value in row.items():
                 if key != "round":
                     live.log_metric(key, value)
             live.next_step()
 
-        result = train_model(items, val_items, cfg, CHECKPOINT,
+        result = train_model(items, val_items, cfg, args.model,
                              device=device, logger=logger, quiet=quiet)
     last = result["history"][-1]
-    write_json("metrics/train.json", {
+    write_json(args.metrics, {
         "best_round": result["best_round"],
         "best_val_J": result["best_val_J"],
         "initial_val_J": result["initial_val_J"],
@@ -60,4 +59,4 @@ def run(params: dict[str, Any], quiet: bool) -> None:
 
 
 if __name__ == "__main__":
-    stage_main(__doc__ or "", run)
+    stage_main(__doc__ or "", run, PATHS)

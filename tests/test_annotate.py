@@ -15,10 +15,10 @@ from gnnannot.annotate.exports import export_masks
 from gnnannot.annotate.scribble_input import labels_to_scribble
 from gnnannot.data import davis
 from gnnannot.data.synthetic import make_video
-from gnnannot.io.palette import read_palette_png
 from gnnannot.ivos.metrics import batched_jaccard
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.scribbles import rasterize_frame, rasterize_scribbles
+from gnnannot.store.palette import read_palette_png
 
 T, H, W = 10, 240, 427
 
@@ -29,16 +29,10 @@ def synth():
 
 
 @pytest.fixture(scope="module")
-def frames_dir(synth, tmp_path_factory) -> Path:
+def frames_dir(synth, tmp_path_factory, write_png_frames) -> Path:
     d = tmp_path_factory.mktemp("frames")
-    for t, f in enumerate(synth.frames):
-        cv2.imwrite(str(d / f"frame_{t}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    write_png_frames(synth.frames, d, "frame_{t}.png")
     return d
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +48,14 @@ def bench(synth, tmp_path_factory) -> tuple[Path, dict[int, float]]:
     layout with the scribble as ``Scribbles/user/001.json``, the pipeline stages, the
     registry's random walker, the DAVIS robot for interaction 2); J per interaction is
     the mean over objects of the per-object mean over frames, as in the summary."""
-    from gnnannot.features import build_feature_store
-    from gnnannot.flow import build_flow_store
-    from gnnannot.graph import build_graph_store
     from gnnannot.ivos.benchmark import run_benchmark
+    from gnnannot.methods.refine import with_refinement
     from gnnannot.methods.registry import make_method
-    from gnnannot.refine import with_refinement
-    from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+    from gnnannot.pipeline.features import build_feature_store
+    from gnnannot.pipeline.flow import build_flow_store
+    from gnnannot.pipeline.graphs import build_graph_store
+    from gnnannot.pipeline.superpixels import build_superpixel_store
+    from gnnannot.preprocess.superpixels import SuperpixelParams
 
     root = tmp_path_factory.mktemp("bench")
     data = root / "davis"
@@ -140,7 +135,7 @@ def test_refinement_keeps_scribbles_and_can_be_turned_off(session, bench, cache,
     """Refined masks (the default) keep every scribbled pixel's label on the scribbled
     frame, differ from the superpixel labels only near their boundaries, and
     ``refine=False`` gives the superpixel labels themselves."""
-    from gnnannot.refine import RefineParams, boundary_band
+    from gnnannot.methods.refine import RefineParams, boundary_band
 
     ann, first = session
     raw_ann = Annotator(bench[0], method="random_walker", cache_dir=cache, refine=False)
@@ -165,7 +160,7 @@ def test_cache_reused(bench, frames_dir, cache, session):
     assert prep.dir == session[0].prepared.dir
     # different preprocessing params -> a different entry
     other = Annotator(frames_dir, cache_dir=cache, params=PrepParams(work_height=120))
-    from gnnannot.annotate.cache import cache_key
+    from gnnannot.pipeline.video_cache import cache_key
 
     assert cache_key(other.video, other.params) != prep.dir.name
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from gnnannot.graph import EDGE_FEATURE_NAMES, VideoGraph
 from gnnannot.ivos.session import VideoData
 from gnnannot.methods.baselines import NearestSeed, RandomWalker, SuperpixelOracle
+from gnnannot.preprocess.graph import EDGE_FEATURE_NAMES
+from gnnannot.types import VideoGraph
 
 
 def _graph(local: np.ndarray, edges: list[tuple[int, int, int, float]]) -> VideoGraph:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from gnnannot.cli import app
 from gnnannot.data import davis
 from gnnannot.ivos import ScribbleOnlyMethod, VideoData
-from gnnannot.methods.compare import compare_methods
+from gnnannot.ivos.compare import compare_methods
 
 
 class FullMasks(ScribbleOnlyMethod):

@@ -34,8 +34,11 @@ def _avx512_features() -> list[str]:
 
 def _run_stages(cwd: Path, extra_env: dict[str, str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for stage in STAGES:
-        res = subprocess.run([sys.executable, "-m", f"stages.{stage}", "--quiet"], cwd=cwd,
+        root = yaml.safe_load((cwd / "params.yaml").read_text())["data"]["root"]
+        cmd = stages[stage]["cmd"].replace("${data.root}", root).split()  # python -m stages.x
+        res = subprocess.run([sys.executable, *cmd[1:], "--quiet"], cwd=cwd,
                              env=env, capture_output=True, text=True)
         assert res.returncode == 0, f"stage {stage} failed:\n{res.stdout}\n{res.stderr}"
 
@@ -51,7 +54,7 @@ def test_preprocessing_bytes_identical_without_avx512(tmp_path):
     params["data"]["source"] = "synthetic"
     params["data"]["synthetic"].update(n_train=1, n_val=1, n_frames=5, height=200, width=320)
     for stage in ("superpixels", "features", "graphs"):
-        params[stage]["workers"] = 1
+        params[stage]["executor"]["workers"] = 1
     runs = {}
     for name, env in (("native", {}),
                       ("avx2", {"NPY_DISABLE_CPU_FEATURES": " ".join(_avx512_features())})):

@@ -12,7 +12,7 @@ from PIL import Image
 from gnnannot.data import davis
 from gnnannot.data.validate import validate_dataset, validate_sequence
 from gnnannot.errors import DataError
-from gnnannot.io.palette import PALETTE, read_palette_png, write_palette_png
+from gnnannot.store.palette import PALETTE, read_palette_png, write_palette_png
 
 
 def _make_dataset(root: Path, n_frames: int = 3, h: int = 12, w: int = 16) -> np.ndarray:

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.features import (
+from gnnannot.preprocess.descriptors import CnnDescriptor, Descriptor
+from gnnannot.preprocess.features import (
     COLOUR_DESCRIPTOR_NAMES,
     NODE_FEATURE_NAMES,
-    CnnDescriptor,
-    Descriptor,
     colour_descriptor,
     node_features,
     scale_free_edge_features,
@@ -99,7 +98,7 @@ def test_colour_descriptor_brute_force() -> None:
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory: pytest.TempPathFactory):
     torch = pytest.importorskip("torch")
-    from gnnannot.features import build_mobilenet_v2
+    from gnnannot.preprocess.descriptors import build_mobilenet_v2
 
     torch.manual_seed(0)
     model = build_mobilenet_v2(n_layers=18, width_mult=0.25)  # small, random
@@ -164,7 +163,7 @@ def test_texture_columns_brute_force() -> None:
         np.testing.assert_allclose(got[k, col["laplacian"]], lap[m].mean(), rtol=1e-4)
         np.testing.assert_allclose(got[k, col["L_contrast"]], np.abs(L - L3)[m].mean(), rtol=1e-4)
     # orientation bins (as ``arctan2 % pi``) and magnitude-weighted histogram
-    from gnnannot.features import _texture_planes
+    from gnnannot.preprocess.features import _texture_planes
 
     Lc = np.ascontiguousarray(L)
     ob, mg, _ = _texture_planes(Lc)
@@ -184,7 +183,7 @@ def test_texture_columns_brute_force() -> None:
 
 
 def test_texture_orientation_fold_matches_modulo() -> None:
-    from gnnannot.features import _texture_planes
+    from gnnannot.preprocess.features import _texture_planes
 
     rng = np.random.default_rng(2)
     L = rng.normal(50, 20, size=(40, 50)).astype(np.float32)
@@ -206,7 +205,7 @@ def test_texture_orientation_fold_matches_modulo() -> None:
 
 
 def test_plane_sums_brute_force() -> None:
-    from gnnannot.features import one_hot, plane_sums
+    from gnnannot.preprocess.features import one_hot, plane_sums
 
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 9, size=(13, 17))
@@ -222,7 +221,7 @@ def test_plane_sums_brute_force() -> None:
 
 
 def test_frame_features_equals_parts() -> None:
-    from gnnannot.features import frame_features
+    from gnnannot.preprocess.features import frame_features
 
     image, labels, n, fwd, bwd, occ_n, occ_p = _scene(seed=8)
     f, count, d = frame_features(image, labels, n, fwd, None, occ_n, None)
@@ -234,7 +233,7 @@ def test_frame_features_equals_parts() -> None:
 
 
 def test_histogram_bins_match_searchsorted() -> None:
-    from gnnannot.features import _AB_EDGES, _bins
+    from gnnannot.preprocess.features import _AB_EDGES, _bins
 
     rng = np.random.default_rng(4)
     # bin edges themselves, their float32 neighbours, far out-of-range values and noise
@@ -253,7 +252,7 @@ def test_histogram_bins_match_searchsorted() -> None:
 
 
 def test_mask_counts_and_missing_inputs() -> None:
-    from gnnannot.features import _mask_counts, frame_features
+    from gnnannot.preprocess.features import _mask_counts, frame_features
 
     image, labels, n, fwd, bwd, occ_n, occ_p = _scene(seed=9)
     flat = labels.ravel().astype(np.int64)
@@ -332,7 +331,7 @@ def test_scale_free_hand_computed_and_errors() -> None:
 def test_orientation_bins_match_float64_arctan2_and_edges():
     """Comparison-only orientation bins agree with a float64 atan2 reference away from bin
     edges, and put vectors exactly on an edge into the upper bin."""
-    from gnnannot.features import orientation_bins
+    from gnnannot.preprocess.features import orientation_bins
 
     rng = np.random.default_rng(3)
     g = rng.normal(size=(2, 64, 64)).astype(np.float32)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gnnannot.errors import ConfigError
-from gnnannot.flow import (
+from gnnannot.preprocess.flow.estimate import (
     compute_video_flow,
     end_point_error,
     estimate_flow,

@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gnnannot.errors import DataError
-from gnnannot.io.flow_h5 import export_h5, find_h5, import_h5, iter_h5
-from gnnannot.io.flow_store import open_flow
+from gnnannot.preprocess.flow.h5 import find_h5, iter_h5
+from gnnannot.store.flow import open_flow
+from gnnannot.store.flow_h5 import export_h5, import_h5
 
 H, W, T = 24, 40, 5
 

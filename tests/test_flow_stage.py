@@ -3,6 +3,7 @@ pruning, h5 import, and the stage's params handling."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -12,8 +13,8 @@ import pytest
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.flow import build_flow_store
-from gnnannot.io.flow_store import list_videos, open_flow
+from gnnannot.pipeline.flow import build_flow_store
+from gnnannot.store.flow import list_videos, open_flow
 
 H, W = 48, 64
 
@@ -78,13 +79,13 @@ def test_stage_reads_params(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     root = tmp_path / "davis"
     _dataset(root, ("a",))
     monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(root="davis", out="data/flow.zarr", quiet=True)
     params = {
-        "data": {"root": "davis"},
         "flow": {"method": "dis", "preset": "ultrafast", "scale": 1, "h5_dir": "",
                  "dtype": "float16"},
     }
-    stage.run(params, quiet=True)
+    stage.run(params, args)
     assert list_videos(tmp_path / "data" / "flow.zarr") == ["a"]
     params["flow"]["preset"] = "slow"
     with pytest.raises(ConfigError, match="flow.preset"):
-        stage.run(params, quiet=True)
+        stage.run(params, args)

@@ -10,8 +10,9 @@ import pytest
 import zarr
 
 from gnnannot.errors import DataError
-from gnnannot.io import flow_store
-from gnnannot.io.flow_store import FlowWriter, is_up_to_date, list_videos, open_flow
+from gnnannot.store import flow as flow_store
+from gnnannot.store.flow import FlowWriter, is_up_to_date, list_videos, open_flow
+from gnnannot.store.guard import clean_temporaries
 
 H, W = 24, 40
 
@@ -163,7 +164,7 @@ def test_clean_temporaries(tmp_path: Path) -> None:
     (store / f".tmp-v-{dead.pid}-abc").mkdir()
     (store / f".old-v-{dead.pid}-abd").mkdir()
     (store / f".tmp-v-{os.getpid()}-abe").mkdir()
-    assert flow_store.clean_temporaries(store) == [f".old-v-{dead.pid}-abd",
+    assert clean_temporaries(store) == [f".old-v-{dead.pid}-abd",
                                                    f".tmp-v-{dead.pid}-abc"]  # fmt: skip
     assert not (store / f".tmp-v-{dead.pid}-abc").exists()
     assert (store / f".tmp-v-{os.getpid()}-abe").is_dir()

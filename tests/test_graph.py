@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 
 from gnnannot.errors import DataError
-from gnnannot.features import NODE_FEATURE_NAMES
-from gnnannot.graph import (
-    BACKWARD,
+from gnnannot.preprocess.features import NODE_FEATURE_NAMES
+from gnnannot.preprocess.graph import (
     EDGE_FEATURE_NAMES,
-    FORWARD,
-    SPATIAL,
-    VideoGraph,
     build_video_graph,
     edge_features,
     flow_edges,
@@ -21,6 +17,7 @@ from gnnannot.graph import (
     spatial_edges,
     video_edges,
 )
+from gnnannot.types import BACKWARD, FORWARD, SPATIAL, VideoGraph
 
 
 def _blocks() -> np.ndarray:
@@ -197,7 +194,7 @@ def _tiny_video(t_n: int = 3, h: int = 48, w: int = 64) -> tuple[np.ndarray, dic
 
 
 def test_build_video_graph_deterministic() -> None:
-    from gnnannot.superpixels import SuperpixelParams
+    from gnnannot.preprocess.superpixels import SuperpixelParams
 
     frames, flows = _tiny_video()
     p = SuperpixelParams(n_segments=40)
@@ -226,7 +223,7 @@ def test_build_video_graph_deterministic() -> None:
 
 
 def test_flow_edges_brute_force_rounding_and_border() -> None:
-    from gnnannot.graph import _flow_targets
+    from gnnannot.preprocess.graph import _flow_targets
 
     rng = np.random.default_rng(5)
     h, w = 14, 19

@@ -12,10 +12,17 @@ import zarr
 
 from gnnannot.data import davis
 from gnnannot.errors import DataError
-from gnnannot.features import build_feature_store
-from gnnannot.graph import build_graph_store, build_video_graph
-from gnnannot.io import graph_store as gs
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+from gnnannot.pipeline.executor import ProcessExecutor
+from gnnannot.pipeline.features import build_feature_store
+from gnnannot.pipeline.graphs import build_graph_store
+from gnnannot.pipeline.runner import dataset_sequences
+from gnnannot.pipeline.superpixels import build_superpixel_store
+from gnnannot.preprocess.flow.frames import FrameFlows
+from gnnannot.preprocess.graph import build_video_graph
+from gnnannot.preprocess.superpixels import SuperpixelParams
+from gnnannot.store.base import ShardReader, list_videos, shard_reader
+from gnnannot.store.graphs import open_graph
+from gnnannot.store.superpixels import SuperpixelWriter
 
 H, W, T = 48, 64, 3
 P = SuperpixelParams(n_segments=30)
@@ -39,7 +46,7 @@ def _dataset(root: Path, names: list[str]) -> None:
 
 def _build(tmp: Path) -> dict[str, dict[str, list[str]]]:
     root, d = str(tmp / "davis"), tmp
-    seqs = gs.dataset_sequences(root)
+    seqs = dataset_sequences(root)
     return {
         "sp": build_superpixel_store(root, str(d / "superpixels.zarr"), None, P, quiet=True),
         "ft": build_feature_store(root, str(d / "features.zarr"), str(d / "superpixels.zarr"),
@@ -57,7 +64,7 @@ def stores(tmp_path: Path) -> Path:
 
 
 def test_round_trip_matches_in_memory(stores: Path) -> None:
-    g = gs.open_graph(stores / "graphs.zarr", "b")
+    g = open_graph(stores / "graphs.zarr", "b")
     frames = davis.read_frames(stores / "davis", "b")
     ref = build_video_graph(frames, None, P, seq="b")
     np.testing.assert_array_equal(g.labels_all(), ref.labels_all())
@@ -93,18 +100,18 @@ def test_incremental_rerun(stores: Path) -> None:
     davis.write_split(stores / "davis", "val", ["b"])
     res = _build(stores)
     assert all(r["removed"] == ["c"] for r in res.values())
-    assert gs.list_videos(stores / "graphs.zarr") == ["a", "b"]
+    assert list_videos(stores / "graphs.zarr") == ["a", "b"]
 
 
 def test_missing_and_incomplete_groups(stores: Path) -> None:
     with pytest.raises(DataError, match="no group for video 'zz'"):
-        gs.open_graph(stores / "graphs.zarr", "zz")
+        open_graph(stores / "graphs.zarr", "zz")
     with pytest.raises(DataError, match="store not found"):
-        gs.open_graph(stores / "nothing.zarr", "a")
+        open_graph(stores / "nothing.zarr", "a")
     grp = zarr.open_group(str(stores / "features.zarr" / "a"), mode="a", zarr_format=3)
     grp.attrs["complete"] = False
     with pytest.raises(DataError, match="incomplete"):
-        gs.open_graph(stores / "graphs.zarr", "a")
+        open_graph(stores / "graphs.zarr", "a")
     # the stage recomputes an incomplete group
     res = _build(stores)
     assert res["ft"]["computed"] == ["a"]
@@ -116,54 +123,56 @@ def test_corrupt_group_clear_error(stores: Path) -> None:
     # a missing shard would read as fill values in zarr: every chunk is written, so it is
     # damage, named at open
     with pytest.raises(DataError, match=r"damaged .*array 'labels': 1 chunk file\(s\) missing"):
-        gs.open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
+        open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
     # corrupt bytes must raise at read
     (labels_dir / "c").mkdir()
     (labels_dir / "c" / "0").mkdir()
     (labels_dir / "c" / "0" / "0").mkdir()
     (labels_dir / "c" / "0" / "0" / "0").write_bytes(b"garbage" * 10)
-    g = gs.open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
+    g = open_graph(stores / "graphs.zarr", "a", check_fingerprints=False)
     with pytest.raises(DataError, match="labels"):
         g.labels(0)
     (stores / "graphs.zarr" / "b" / "zarr.json").write_text("{not json")
     with pytest.raises(DataError, match="unreadable"):
-        gs.open_graph(stores / "graphs.zarr", "b")
+        open_graph(stores / "graphs.zarr", "b")
     shutil.rmtree(stores / "graphs.zarr" / "a" / "edge_features")
     with pytest.raises(DataError, match="edge_features"):
-        gs.open_graph(stores / "graphs.zarr", "a")
+        open_graph(stores / "graphs.zarr", "a")
 
 
 def test_stale_graph_detected(stores: Path) -> None:
     grp = zarr.open_group(str(stores / "features.zarr" / "a"), mode="a", zarr_format=3)
     grp.attrs["fingerprint"] = "other"
     with pytest.raises(DataError, match="rerun the 'graphs' stage"):
-        gs.open_graph(stores / "graphs.zarr", "a")
+        open_graph(stores / "graphs.zarr", "a")
 
 
 def test_killed_writer_leaves_no_complete_group(tmp_path: Path) -> None:
     store = tmp_path / "s.zarr"
     with pytest.raises(RuntimeError):
-        with gs.SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
+        with SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
             wr.write(np.zeros((4, 4), np.int32), 1)
             raise RuntimeError("killed")
-    assert gs.list_videos(store, complete_only=False) == []
+    assert list_videos(store, complete_only=False) == []
     with pytest.raises(DataError, match="1 of 2 frames"):
-        with gs.SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
+        with SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
             wr.write(np.zeros((4, 4), np.int32), 1)
     assert not any(p.name.startswith(".tmp") for p in store.iterdir())
 
 
 def test_worker_processes_give_same_stores(stores: Path) -> None:
     root, d = str(stores / "davis"), stores / "par"
-    seqs = gs.dataset_sequences(root)
-    build_superpixel_store(root, str(d / "superpixels.zarr"), None, P, workers=2, quiet=True)
+    seqs = dataset_sequences(root)
+    build_superpixel_store(root, str(d / "superpixels.zarr"), None, P,
+                           executor=ProcessExecutor(2), quiet=True)
     build_feature_store(root, str(d / "features.zarr"), str(d / "superpixels.zarr"), None,
-                        workers=2, quiet=True)  # fmt: skip
+                        executor=ProcessExecutor(2), quiet=True)  # fmt: skip
     build_graph_store(str(d / "graphs.zarr"), str(d / "superpixels.zarr"),
-                      str(d / "features.zarr"), None, seqs, workers=2, quiet=True)  # fmt: skip
+                      str(d / "features.zarr"), None, seqs, executor=ProcessExecutor(2),
+                      quiet=True)  # fmt: skip
     for seq in seqs:
-        a = gs.open_graph(stores / "graphs.zarr", seq)
-        b = gs.open_graph(d / "graphs.zarr", seq)
+        a = open_graph(stores / "graphs.zarr", seq)
+        b = open_graph(d / "graphs.zarr", seq)
         np.testing.assert_array_equal(a.labels_all(), b.labels_all())
         np.testing.assert_array_equal(a.node_features, b.node_features)
         np.testing.assert_array_equal(a.descriptors, b.descriptors)
@@ -186,7 +195,7 @@ def test_shard_reader_matches_zarr(tmp_path: Path, dtype: type, tail: tuple[int,
         fill_value=0,
     )  # fmt: skip
     arr[:6] = data[:6]  # frame 6 never written: reads as the fill value
-    reader = gs.shard_reader(tmp_path / "a")
+    reader = shard_reader(tmp_path / "a")
     assert reader is not None
     ref = np.asarray(arr[...])
     for t in range(shape[0]):
@@ -202,15 +211,15 @@ def test_shard_reader_matches_zarr(tmp_path: Path, dtype: type, tail: tuple[int,
     raw = bytearray(shard.read_bytes())
     raw[-5] ^= 0xFF
     shard.write_bytes(bytes(raw))
-    assert gs.shard_reader(tmp_path / "a")._read_fast(3) is None  # type: ignore[union-attr]
+    assert shard_reader(tmp_path / "a")._read_fast(3) is None  # type: ignore[union-attr]
     # unsupported layouts (no sharding) get no fast reader
     plain = zarr.create_array(str(tmp_path / "b"), shape=(4, 3), dtype=np.float32, chunks=(2, 3))
-    assert gs.ShardReader.create(plain) is None
-    assert gs.shard_reader(tmp_path / "missing") is None
+    assert ShardReader.create(plain) is None
+    assert shard_reader(tmp_path / "missing") is None
 
 
 def test_frame_flows_fast_path_matches_flow_store(tmp_path: Path) -> None:
-    from gnnannot.io.flow_store import FlowWriter, open_flow
+    from gnnannot.store.flow import FlowWriter, open_flow
 
     rng = np.random.default_rng(1)
     n, h, w = 5, 12, 16
@@ -220,7 +229,7 @@ def test_frame_flows_fast_path_matches_flow_store(tmp_path: Path) -> None:
             wr.write(*(rng.normal(0, 3, (h, w, 2)).astype(np.float32) for _ in range(2)),
                      *(rng.random((h, w)) < 0.3 for _ in range(2)))  # fmt: skip
     fv = open_flow(tmp_path / "flow.zarr", "v")
-    ff = gs.FrameFlows(fv, n)
+    ff = FrameFlows(fv, n)
     for key in ("forward", "backward", "occ_forward", "occ_backward"):
         assert ff._reader(key) is not None
         for t in range(n - 1):
@@ -230,9 +239,10 @@ def test_frame_flows_fast_path_matches_flow_store(tmp_path: Path) -> None:
     assert ff.fwd(n - 1) is None and ff.bwd(0) is None
 
 
-def test_map_videos_largest_first_keeps_result_order() -> None:
+def test_process_pool_largest_first_keeps_result_order() -> None:
     jobs = [(i,) for i in range(5)]
-    out = gs.map_videos(_square, jobs, 2, "test", quiet=True, sizes=[1, 5, 2, 9, 3])
+    out = ProcessExecutor(2).run(_square, jobs, description="test", quiet=True,
+                                 sizes=[1, 5, 2, 9, 3])
     assert out == [0, 1, 4, 9, 16]
 
 

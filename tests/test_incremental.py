@@ -11,16 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
-from gnnannot import features, graph, superpixels
-from gnnannot.annotate import cache as prep_cache
-from gnnannot.annotate.video_io import open_video
 from gnnannot.data import davis
-from gnnannot.features import build_feature_store
-from gnnannot.flow import build_flow_store
-from gnnannot.graph import build_graph_store
-from gnnannot.io import flow_store
-from gnnannot.io import graph_store as gs
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+from gnnannot.data.video_io import open_video
+from gnnannot.pipeline import features, graphs, superpixels
+from gnnannot.pipeline import video_cache as prep_cache
+from gnnannot.pipeline.features import build_feature_store
+from gnnannot.pipeline.flow import build_flow_store
+from gnnannot.pipeline.graphs import build_graph_store
+from gnnannot.pipeline.runner import dataset_sequences
+from gnnannot.pipeline.superpixels import build_superpixel_store
+from gnnannot.preprocess.superpixels import SuperpixelParams
+from gnnannot.store import base as store_base
+from gnnannot.store import flow as flow_store
+from gnnannot.store.base import files_digest
+from gnnannot.store.superpixels import open_superpixels
 
 H, W, T = 48, 64, 3
 STAGES = ("flow", "sp", "ft", "gr")
@@ -38,7 +42,7 @@ def _build(tmp: Path, preset: str = "ultrafast", n_segments: int = 30,
     root = str(tmp / "davis")
     fl, sp, ft, gr = (str(tmp / f"{n}.zarr") for n in ("flow", "superpixels", "features",
                                                         "graphs"))  # fmt: skip
-    seqs = gs.dataset_sequences(root)
+    seqs = dataset_sequences(root)
     res = {
         "flow": build_flow_store(root, fl, preset=preset, quiet=True),
         "sp": build_superpixel_store(root, sp, fl, SuperpixelParams(n_segments=n_segments),
@@ -76,7 +80,7 @@ def test_changed_frame_content_recomputes_that_video_in_every_stage(ds):
     davis.write_frame(path, 255 - frame)
     assert _build(ds) == _expect(flow=["b"], sp=["b"], ft=["b"], gr=["b"])
     fv = flow_store.open_flow(ds / "flow.zarr", "b")
-    assert fv.attrs["frames_digest"] == gs.files_digest(davis.frame_paths(ds / "davis", "b"))
+    assert fv.attrs["frames_digest"] == files_digest(davis.frame_paths(ds / "davis", "b"))
     assert _build(ds) == _expect()
 
 
@@ -92,7 +96,7 @@ def test_each_stage_param_recomputes_that_stage_and_downstream(ds):
 
 
 @pytest.mark.parametrize(("module", "name", "affected"), [
-    (graph, "STAGE_VERSION", ("gr",)),
+    (graphs, "STAGE_VERSION", ("gr",)),
     (features, "STAGE_VERSION", ("ft", "gr")),
     (superpixels, "STAGE_VERSION", ("sp", "ft", "gr")),
     (flow_store, "CODE_VERSION", STAGES),
@@ -143,8 +147,8 @@ def test_own_video_cache_key_covers_content_params_and_code(tmp_path, monkeypatc
             work_height=None, superpixels=SuperpixelParams(n_segments=300))),
     }  # fmt: skip
     for module, name in ((superpixels, "STAGE_VERSION"), (features, "STAGE_VERSION"),
-                         (graph, "STAGE_VERSION"), (flow_store, "FORMAT_VERSION"),
-                         (gs, "FORMAT_VERSION")):  # fmt: skip
+                         (graphs, "STAGE_VERSION"), (flow_store, "FORMAT_VERSION"),
+                         (store_base, "FORMAT_VERSION")):  # fmt: skip
         with monkeypatch.context() as m:
             m.setattr(module, name, getattr(module, name) + 100)
             changed[f"{module.__name__}.{name}"] = prep_cache.cache_key(open_video(clip), p)
@@ -168,8 +172,8 @@ def test_own_video_cache_recomputes_a_changed_video(tmp_path):
     cv2.imwrite(str(clip / "00002.png"), 255 - frame)
     third = prep_cache.prepare(open_video(clip), p, root=tmp_path / "cache")
     assert not third.cached and third.dir != first.dir
-    a = gs.open_superpixels(first.dir / "superpixels.zarr", prep_cache.SEQUENCE).local(2)
-    b = gs.open_superpixels(third.dir / "superpixels.zarr", prep_cache.SEQUENCE).local(2)
+    a = open_superpixels(first.dir / "superpixels.zarr", prep_cache.SEQUENCE).local(2)
+    b = open_superpixels(third.dir / "superpixels.zarr", prep_cache.SEQUENCE).local(2)
     assert not np.array_equal(a, b) or not np.array_equal(
         flow_store.open_flow(first.dir / "flow.zarr", "video").forward(1),
         flow_store.open_flow(third.dir / "flow.zarr", "video").forward(1))  # fmt: skip

@@ -9,12 +9,11 @@ import pytest
 from scipy.ndimage import distance_transform_edt
 
 from gnnannot.errors import ConfigError
-from gnnannot.graph import EDGE_FEATURE_NAMES, VideoGraph
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.scribbles import rasterize_frame
 from gnnannot.ivos.session import VideoData, run_session
 from gnnannot.methods.baselines import RandomWalker, SuperpixelOracle
-from gnnannot.refine import (
+from gnnannot.methods.refine import (
     RefinedMethod,
     RefineParams,
     boundary_band,
@@ -23,6 +22,8 @@ from gnnannot.refine import (
     refine_params,
     with_refinement,
 )
+from gnnannot.preprocess.graph import EDGE_FEATURE_NAMES
+from gnnannot.types import VideoGraph
 
 
 def brute_guided(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:

@@ -15,7 +15,7 @@ from gnnannot.annotate import rle
 from gnnannot.cli.segment import app
 from gnnannot.data.synthetic import make_video
 from gnnannot.errors import DataError
-from gnnannot.io.palette import read_palette_png
+from gnnannot.store.palette import read_palette_png
 
 T, H, W = 6, 120, 214
 
@@ -26,12 +26,10 @@ def synth():
 
 
 @pytest.fixture(scope="module")
-def files(synth, tmp_path_factory) -> dict[str, Path]:
+def files(synth, tmp_path_factory, write_png_frames) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli")
     frames = d / "frames"
-    frames.mkdir()
-    for t, f in enumerate(synth.frames):
-        cv2.imwrite(str(frames / f"img{t:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    write_png_frames(synth.frames, frames, "img{t:03d}.png")
     s1 = d / "s1.json"
     s1.write_text(json.dumps(synth.scribble))
     return {"dir": d, "frames": frames, "s1": s1, "cache": d / "cache"}

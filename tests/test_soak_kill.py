@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tiny_videos import write_tiny_dataset
 
-from gnnannot.io.store_guard import pid_alive
+from gnnannot.store.guard import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 H, W, T = 48, 64, 3
@@ -33,11 +33,13 @@ STORES = ("flow", "superpixels", "features", "graphs")
 
 SERVER = textwrap.dedent("""
     import os, sys, traceback
-    from gnnannot.features import build_feature_store
-    from gnnannot.flow import build_flow_store
-    from gnnannot.graph import build_graph_store
-    from gnnannot.io import graph_store as gs
-    from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+    from gnnannot.pipeline.features import build_feature_store
+    from gnnannot.pipeline.flow import build_flow_store
+    from gnnannot.pipeline.graphs import build_graph_store
+    from gnnannot.pipeline.executor import ProcessExecutor
+    from gnnannot.pipeline.runner import dataset_sequences
+    from gnnannot.preprocess.superpixels import SuperpixelParams
+    from gnnannot.pipeline.superpixels import build_superpixel_store
 
     VARIANTS = (("ultrafast", 40), ("fast", 44))  # (flow preset, superpixels) per run
 
@@ -47,9 +49,10 @@ SERVER = textwrap.dedent("""
                           for n in ("flow", "superpixels", "features", "graphs"))
         build_flow_store(root, fl, preset=preset, quiet=True)
         build_superpixel_store(root, sp, fl, SuperpixelParams(n_segments=n_segments),
-                               workers=2, quiet=True)
-        build_feature_store(root, ft, sp, fl, workers=2, quiet=True)
-        build_graph_store(gr, sp, ft, fl, gs.dataset_sequences(root), workers=2, quiet=True)
+                               executor=ProcessExecutor(2), quiet=True)
+        build_feature_store(root, ft, sp, fl, executor=ProcessExecutor(2), quiet=True)
+        build_graph_store(gr, sp, ft, fl, dataset_sequences(root),
+                          executor=ProcessExecutor(2), quiet=True)
 
     for line in sys.stdin:  # "<root> <out> <variant>": fork one build, report pid and status
         root, out, variant = line.split()

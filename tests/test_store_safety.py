@@ -19,12 +19,17 @@ import zarr
 from tiny_videos import write_tiny_dataset
 
 from gnnannot.errors import DataError
-from gnnannot.features import build_feature_store
-from gnnannot.graph import build_graph_store
-from gnnannot.io import graph_store as gs
-from gnnannot.io import store_guard
-from gnnannot.io.verify import verify_store
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
+from gnnannot.pipeline.features import build_feature_store
+from gnnannot.pipeline.graphs import build_graph_store
+from gnnannot.pipeline.runner import dataset_sequences
+from gnnannot.pipeline.superpixels import build_superpixel_store
+from gnnannot.preprocess.superpixels import SuperpixelParams
+from gnnannot.store import guard as store_guard
+from gnnannot.store.base import list_videos
+from gnnannot.store.features import read_features
+from gnnannot.store.graphs import open_graph
+from gnnannot.store.superpixels import SUPERPIXEL_ARRAYS, SuperpixelWriter, open_superpixels
+from gnnannot.store.verify import verify_store
 
 H, W, T = 48, 64, 3
 P = SuperpixelParams(n_segments=30)
@@ -44,7 +49,7 @@ def _ft(tmp: Path) -> dict:
 def _gr(tmp: Path) -> dict:
     return build_graph_store(str(tmp / "graphs.zarr"), str(tmp / "superpixels.zarr"),
                              str(tmp / "features.zarr"), None,
-                             gs.dataset_sequences(str(tmp / "davis")), quiet=True)  # fmt: skip
+                             dataset_sequences(str(tmp / "davis")), quiet=True)  # fmt: skip
 
 
 @pytest.fixture()
@@ -66,7 +71,7 @@ def test_second_writer_waits_for_the_first(tmp_path, monkeypatch):
     A resumes and finishes, then B finds everything up to date."""
     write_tiny_dataset(tmp_path / "davis", ["a", "b"], H, W, T)
     a_writing, b_waiting, resume = threading.Event(), threading.Event(), threading.Event()
-    real_write = gs.SuperpixelWriter.write
+    real_write = SuperpixelWriter.write
     paused = []
 
     def write(self, labels, n=None):
@@ -82,7 +87,7 @@ def test_second_writer_waits_for_the_first(tmp_path, monkeypatch):
         real_wait(store, owner)
         b_waiting.set()
 
-    monkeypatch.setattr(gs.SuperpixelWriter, "write", write)
+    monkeypatch.setattr(SuperpixelWriter, "write", write)
     monkeypatch.setattr(store_guard, "_on_wait", on_wait)
     results: dict[str, dict] = {}
     errors: list[BaseException] = []
@@ -110,7 +115,7 @@ def test_second_writer_waits_for_the_first(tmp_path, monkeypatch):
     assert results["B"]["computed"] == [] and sorted(results["B"]["kept"]) == ["a", "b"]
     for seq in ("a", "b"):  # sound groups: the next stages read them
         assert store_guard.check_group(tmp_path / "superpixels.zarr" / seq,
-                                       gs.SUPERPIXEL_ARRAYS) == []  # fmt: skip
+                                       SUPERPIXEL_ARRAYS) == []  # fmt: skip
     assert sorted(_ft(tmp_path)["computed"]) == ["a", "b"]
 
 
@@ -119,14 +124,14 @@ def test_group_damaged_while_written_is_not_stored(tmp_path):
     from the temporary group (another process deleted it) fails the write."""
     store = tmp_path / "s.zarr"
     with pytest.raises(DataError, match="array 'labels' missing"):
-        with gs.SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
+        with SuperpixelWriter(store, "v", 2, 4, 4, {"fingerprint": "x"}) as wr:
             wr.write(np.zeros((4, 4), np.int32), 1)
             wr.write(np.ones((4, 4), np.int32), 2)
             import shutil
 
             (tmp,) = store.glob(".tmp-v-*")
             shutil.rmtree(tmp / "labels")
-    assert gs.list_videos(store, complete_only=False) == []
+    assert list_videos(store, complete_only=False) == []
     assert not [p for p in store.iterdir() if p.name.startswith(".")]
 
 
@@ -139,9 +144,9 @@ def test_missing_chunk_files_are_errors_and_rerun_recomputes(built):
         if shard.is_file():
             shard.unlink()
     with pytest.raises(DataError, match=r"'a' is damaged .*descriptors"):
-        gs.read_features(built / "features.zarr", "a")
+        read_features(built / "features.zarr", "a")
     with pytest.raises(DataError, match=r"'b' is damaged .*labels"):
-        gs.open_superpixels(built / "superpixels.zarr", "b")
+        open_superpixels(built / "superpixels.zarr", "b")
     assert _sp(built)["computed"] == ["b"]  # the damaged groups are recomputed, others kept
     assert _ft(built)["computed"] == ["a"] or sorted(_ft(built)["computed"]) == ["a", "b"]
     after = _values(built / "features.zarr", "a")
@@ -160,7 +165,7 @@ def test_flipped_byte_is_an_error_and_verify_names_the_group(built):
     good = _values(built / "graphs.zarr", "b")
     _flip_byte(built / "graphs.zarr" / "b" / "edge_features" / "c" / "0" / "0")
     with pytest.raises(DataError, match=r"'edge_features' cannot be read .*checksum"):
-        gs.open_graph(built / "graphs.zarr", "b")
+        open_graph(built / "graphs.zarr", "b")
     rep = verify_store(built / "graphs.zarr")
     assert rep.kind == "graphs" and rep.damaged == ["b"] and rep.groups["a"] == []
     assert "edge_features" in rep.groups["b"][0]
@@ -175,7 +180,7 @@ def test_flipped_byte_in_a_label_shard(built):
     shard = next(p for p in (built / "superpixels.zarr" / "a" / "labels" / "c").rglob("*")
                  if p.is_file())  # fmt: skip
     _flip_byte(shard, 20)  # inside the first chunk's bytes (the index is at the end)
-    spv = gs.open_superpixels(built / "superpixels.zarr", "a")
+    spv = open_superpixels(built / "superpixels.zarr", "a")
     with pytest.raises(DataError, match="labels"):
         spv.local(0)
     assert verify_store(built / "superpixels.zarr").damaged == ["a"]
@@ -223,7 +228,7 @@ def test_values_identical_to_uncheck_summed_writes(built):
 # --------------------------------------------------------------------------- workers
 WORKER_SCRIPT = textwrap.dedent("""
     import os, sys, time
-    from gnnannot.io.graph_store import map_videos
+    from gnnannot.pipeline.executor import ProcessExecutor
 
     out = sys.argv[1]
 
@@ -233,7 +238,7 @@ WORKER_SCRIPT = textwrap.dedent("""
         return i
 
     if __name__ == "__main__":
-        map_videos(job, [(i,) for i in range(4)], 2, "test", quiet=True)
+        ProcessExecutor(2).run(job, [(i,) for i in range(4)], description="test", quiet=True)
 """)
 
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from gnnannot.errors import ConfigError
-from gnnannot.superpixels import (
+from gnnannot.preprocess.superpixels import (
     SuperpixelParams,
     compact_labels,
     fill_unlabelled,
-    flow_edges,
     frame_offsets,
+    motion_boundaries,
     refine,
     segment_frame,
     segment_video,
@@ -63,7 +63,7 @@ def test_motion_edge_splits_uniform_image() -> None:
     labels, n = segment_frame(img, 4, p, (flow,))
     left, right = set(np.unique(labels[:, :22])), set(np.unique(labels[:, 24:]))
     assert not left & right
-    e = flow_edges(flow, 1.0)
+    e = motion_boundaries(flow, 1.0)
     assert e[:, 22].all() and e.sum() == 40
 
 
@@ -200,12 +200,12 @@ def test_flow_edges_brute_force() -> None:
                     if y + dy < 17 and x + dx < 23:
                         d = np.abs(flow[y, x] - flow[y + dy, x + dx])
                         want[y, x] |= bool((d > np.float32(thresh)).any())
-        np.testing.assert_array_equal(flow_edges(flow, thresh), want)
-        np.testing.assert_array_equal(flow_edges(flow.astype(np.float64), thresh), want)
+        np.testing.assert_array_equal(motion_boundaries(flow, thresh), want)
+        np.testing.assert_array_equal(motion_boundaries(flow.astype(np.float64), thresh), want)
 
 
 def test_slic_backend_selection() -> None:
-    from gnnannot.superpixels import base_slic, slic_backend, use_slic_backend
+    from gnnannot.preprocess.superpixels import base_slic, slic_backend, use_slic_backend
 
     default = slic_backend()
     try:

@@ -14,7 +14,7 @@ import pytest
 from gnnannot.atomic import atomic_dir, atomic_file, clean_dead_siblings
 from gnnannot.data import davis
 from gnnannot.errors import DataError
-from gnnannot.flow import build_flow_store
+from gnnannot.pipeline.flow import build_flow_store
 
 REPO = Path(__file__).resolve().parents[1]
 

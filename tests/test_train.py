@@ -12,10 +12,6 @@ import torch
 from gnnannot.data import davis
 from gnnannot.data import synthetic as syn
 from gnnannot.errors import DataError
-from gnnannot.features import build_feature_store
-from gnnannot.flow import build_flow_store
-from gnnannot.graph import build_graph_store, oracle_j
-from gnnannot.io.graph_store import open_graph
 from gnnannot.ivos.metrics import batched_jaccard
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.session import VideoData, run_session
@@ -31,8 +27,14 @@ from gnnannot.methods.gnn import (
 )
 from gnnannot.methods.registry import make_method
 from gnnannot.model import GNNAnnot, combine_objects, save_checkpoint
-from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
-from gnnannot.train import (
+from gnnannot.pipeline.features import build_feature_store
+from gnnannot.pipeline.flow import build_flow_store
+from gnnannot.pipeline.graphs import build_graph_store
+from gnnannot.pipeline.superpixels import build_superpixel_store
+from gnnannot.preprocess.graph import oracle_j
+from gnnannot.preprocess.superpixels import SuperpixelParams
+from gnnannot.store.graphs import open_graph
+from gnnannot.training.train import (
     TrainConfig,
     build_model,
     evaluate,
@@ -42,7 +44,7 @@ from gnnannot.train import (
     session_loss,
     train_model,
 )
-from gnnannot.train import run_session as train_session
+from gnnannot.training.train import play_training_session as train_session
 
 SMALL = dict(n_frames=6, height=96, width=160, max_objects=2)
 PRIOR = ["rw_prob", "rw_bg_prob"]
@@ -177,8 +179,8 @@ def test_training_sessions_match_the_benchmark(stores: Path, tmp_path: Path) -> 
     model = build_model([item], cfg, "cpu")
     torch.nn.init.normal_(model.readout[-1].weight, std=0.3)  # not just the prior
     ckpt = tmp_path / "m.pt"
-    save_checkpoint(ckpt, model, extra={"rw_beta": 4.0, "decay": 0.9,
-                                        "feature_view": FEATURE_VIEW})
+    save_checkpoint(ckpt, model, extra={"rw_beta": 4.0, "rw": dict(cfg.rw), "decay": 0.9,
+                                        "feature_view": FEATURE_VIEW})  # as train_model
     ours = train_session(model.eval(), item, first_scribble(item), 5, ScribbleRobot()).js
     bench = _benchmark_session(stores, ckpt, 5)
     assert len(set(bench["frame_pick"])) == 4  # four robot frames, none used twice

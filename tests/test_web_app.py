@@ -37,17 +37,10 @@ def synth():
 
 
 @pytest.fixture(scope="module")
-def frames_dir(synth, tmp_path_factory) -> Path:
+def frames_dir(synth, tmp_path_factory, write_png_frames) -> Path:
     d = tmp_path_factory.mktemp("webvideo") / "clip"
-    d.mkdir()
-    for t, f in enumerate(synth.frames):
-        cv2.imwrite(str(d / f"{t:05d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    write_png_frames(synth.frames, d)
     return d
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("webcache")
 
 
 @pytest.fixture()
@@ -313,7 +306,7 @@ def test_export_and_downloads(client, session, synth):
     pred = session.masks.to_array()
     z = zipfile.ZipFile(io.BytesIO(client.get("/api/download/masks.zip").content))
     assert sorted(z.namelist()) == [f"masks/{t:05d}.png" for t in range(T)]
-    from gnnannot.io.palette import read_palette_png
+    from gnnannot.store.palette import read_palette_png
 
     for t in range(T):
         (tmp := out.parent / "m.png").write_bytes(z.read(f"masks/{t:05d}.png"))

@@ -22,7 +22,7 @@ import pytest
 
 from gnnannot.annotate import PrepParams
 from gnnannot.data.synthetic import make_video
-from gnnannot.io.palette import read_palette_png
+from gnnannot.store.palette import read_palette_png
 
 T, H, W = 8, 180, 240
 J_MIN = 0.8  # mean J of the exported masks vs the ground truth (measured ~0.96)

@@ -2,9 +2,9 @@
 (palette PNG, overlay video, COCO RLE)."""
 
 from gnnannot.annotate.annotator import Annotator, Masks, resolve_method
-from gnnannot.annotate.cache import PreparedVideo, PrepParams, cache_root
 from gnnannot.annotate.exports import export_masks
-from gnnannot.annotate.video_io import VideoSource, open_video
+from gnnannot.data.video_io import VideoSource, open_video
+from gnnannot.pipeline.video_cache import PreparedVideo, PrepParams, cache_root
 
 __all__ = [
     "Annotator",

@@ -26,7 +26,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gnnannot.annotate.cache import (
+from gnnannot.annotate.scribble_input import check_object_ids, load_scribble
+from gnnannot.data.video_io import VideoSource, open_video, working_size
+from gnnannot.errors import ConfigError, DataError
+from gnnannot.pipeline.video_cache import (
     SEQUENCE,
     CachedFrames,
     PreparedVideo,
@@ -34,9 +37,6 @@ from gnnannot.annotate.cache import (
     check_prepared,
     prepare,
 )
-from gnnannot.annotate.scribble_input import check_object_ids, load_scribble
-from gnnannot.annotate.video_io import VideoSource, open_video, working_size
-from gnnannot.errors import ConfigError, DataError
 
 __all__ = ["DEFAULT_CHECKPOINT", "Annotator", "Masks", "resolve_method"]
 
@@ -127,7 +127,7 @@ class Masks:
 def _is_plain_graph_method(method: Any) -> bool:
     """A GraphMethod whose ``interact`` is the base one (seeds + predict_nodes), so the
     annotator may run those steps itself and rasterise lazily."""
-    from gnnannot.methods.graph_method import GraphMethod
+    from gnnannot.methods.base import GraphMethod
 
     return isinstance(method, GraphMethod) and type(method).interact is GraphMethod.interact
 
@@ -170,7 +170,7 @@ class Annotator:
         refine: Any = None,
         quiet: bool = True,
     ) -> None:
-        from gnnannot.refine import refine_params
+        from gnnannot.methods.refine import refine_params
 
         self.refine = refine_params(refine)
         self._refiner: Any = None
@@ -227,9 +227,9 @@ class Annotator:
         )  # fmt: skip
 
     def _start(self, n_objects: int) -> None:
-        from gnnannot.io.graph_store import open_graph
         from gnnannot.ivos.session import VideoData
         from gnnannot.methods.registry import make_method
+        from gnnannot.store.graphs import open_graph
 
         prep = self.prepare()
         method = make_method(
@@ -249,7 +249,7 @@ class Annotator:
             method.graph_loader = loader
         method.start(VideoData(SEQUENCE, CachedFrames(prep), n_objects))  # type: ignore[arg-type]
         if self.refine.enabled:
-            from gnnannot.refine import MaskRefiner
+            from gnnannot.methods.refine import MaskRefiner
 
             self._refiner = MaskRefiner(CachedFrames(prep), prep.work_height, prep.work_width,
                                         self.refine)  # fmt: skip

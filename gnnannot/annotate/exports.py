@@ -35,7 +35,7 @@ import numpy as np
 from gnnannot.annotate import rle
 from gnnannot.atomic import atomic_dir
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.io.palette import PALETTE, write_palette_png
+from gnnannot.store.palette import PALETTE, write_palette_png
 
 __all__ = ["OverlayWriter", "check_out", "export_masks", "is_previous_export", "overlay_frame",
            "rle_record"]

@@ -43,7 +43,7 @@ def annotate(
     """Start a local web app on 127.0.0.1 to annotate VIDEO: scribble objects and
     background, see the masks of every frame, correct, undo, export. The scribbles are
     saved in the video's cache: running this again on the same video resumes them."""
-    from gnnannot.annotate.cache import PrepParams
+    from gnnannot.pipeline.video_cache import PrepParams
     from gnnannot.progress import console, log
     from gnnannot.web.app import create_app
     from gnnannot.web.server import bind, serve, url_of

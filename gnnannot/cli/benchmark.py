@@ -7,10 +7,10 @@ from pathlib import Path
 import typer
 
 from gnnannot.cli.options import refine_option
-from gnnannot.methods.registry import METHODS
+from gnnannot.methods.registry import METHODS, method_help
 
 app = typer.Typer(help="Interactive benchmark (DAVIS-2017 protocol).")
-_METHOD_HELP = f"Method(s) to evaluate: {', '.join(METHODS)}."
+_METHOD_HELP = f"Method(s) to evaluate ({method_help()})."
 
 
 @app.command("benchmark")
@@ -33,9 +33,9 @@ def benchmark(
     """Run the interactive benchmark and write summary.json, reports and plot data."""
     from gnnannot.data import davis
     from gnnannot.errors import ConfigError
-    from gnnannot.methods.compare import compare_methods
+    from gnnannot.ivos.compare import compare_methods
+    from gnnannot.methods.refine import with_refinement
     from gnnannot.methods.registry import make_method
-    from gnnannot.refine import with_refinement
 
     for m in method:
         if m not in METHODS:

@@ -30,9 +30,9 @@ def compare(
 
     from gnnannot.atomic import write_json
     from gnnannot.errors import DataError
+    from gnnannot.ivos.compare import print_tables, statistics
     from gnnannot.ivos.session import REPORT_COLUMNS
     from gnnannot.ivos.summary import summarize_report
-    from gnnannot.methods.compare import print_tables, statistics
 
     paths: list[Path] = []
     for p in reports or [Path("metrics/benchmark")]:

@@ -31,7 +31,7 @@ def compute(
     quiet: Quiet = False,
 ) -> None:
     """Compute forward/backward flow and occlusions for the videos under ROOT."""
-    from gnnannot.flow import build_flow_store
+    from gnnannot.pipeline.flow import build_flow_store
 
     build_flow_store(
         str(root), str(store), method=method, preset=preset, scale=scale, dtype=dtype,
@@ -49,7 +49,7 @@ def import_(
     quiet: Quiet = False,
 ) -> None:
     """Import the seed's FlowNet2 .h5 files (validated against the videos under ROOT)."""
-    from gnnannot.flow import build_flow_store
+    from gnnannot.pipeline.flow import build_flow_store
 
     build_flow_store(
         str(root), str(store), method="h5", h5_dir=str(h5_dir), dtype=dtype,
@@ -68,8 +68,8 @@ def export(
     quiet: Quiet = False,
 ) -> None:
     """Export videos' flow from the store to the seed's .h5 format (OUT/<prefix><seq>.h5)."""
-    from gnnannot.io.flow_h5 import export_h5
-    from gnnannot.io.flow_store import open_flow
+    from gnnannot.store.flow import open_flow
+    from gnnannot.store.flow_h5 import export_h5
 
     for name in seq:
         path = export_h5(open_flow(store, name), out / f"{prefix}{name}.h5")

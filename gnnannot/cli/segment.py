@@ -60,10 +60,10 @@ def segment(
     Preprocessing is cached per video content, so a rerun with more scribbles is fast.
     """
     from gnnannot.annotate.annotator import Annotator
-    from gnnannot.annotate.cache import PrepParams
     from gnnannot.annotate.exports import check_out
     from gnnannot.annotate.scribble_input import SCRIBBLE_IMAGE_EXTENSIONS, check_object_ids
     from gnnannot.errors import ConfigError
+    from gnnannot.pipeline.video_cache import PrepParams
     from gnnannot.progress import log
 
     check_out(out, overwrite=overwrite, inputs=[video])  # before any work

@@ -20,8 +20,8 @@ def verify(
 ) -> None:
     """Decode every chunk of every video group of each STORE (CRC32C checked), and name
     incomplete, damaged or unreadable groups. Exit status 1 when any group is damaged."""
-    from gnnannot.io.verify import verify_store
     from gnnannot.progress import console
+    from gnnannot.store.verify import verify_store
 
     bad = 0
     for store in stores:

@@ -65,13 +65,6 @@ def blob(size: int, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(canvas.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
 
 
-def random_shape(size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """A random silhouette ``(size, size) float32`` alpha in [0, 1] and its kind."""
-    if rng.random() < 0.35:
-        return horse(size, rng), "horse"
-    return blob(size, rng), "blob"
-
-
 # --------------------------------------------------------------------------- thin parts
 THIN_KINDS = ("legs", "pole", "wheels")
 

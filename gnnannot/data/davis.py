@@ -25,7 +25,7 @@ import numpy as np
 
 from gnnannot.atomic import atomic_file
 from gnnannot.errors import DataError
-from gnnannot.io.palette import read_palette_png, write_palette_png
+from gnnannot.store.palette import read_palette_png, write_palette_png
 
 RESOLUTION = "480p"
 SPLITS = ("train", "val")
@@ -102,10 +102,6 @@ def iter_frames(root: str | os.PathLike[str], seq: str) -> Iterator[np.ndarray]:
 def read_frames(root: str | os.PathLike[str], seq: str) -> np.ndarray:
     """All frames of ``seq`` as ``(T, H, W, 3) uint8`` RGB."""
     return np.stack(list(iter_frames(root, seq)))
-
-
-def num_frames(root: str | os.PathLike[str], seq: str) -> int:
-    return len(frame_paths(root, seq))
 
 
 def write_frame(path: str | os.PathLike[str], frame: np.ndarray, quality: int = 90) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from gnnannot.data import davis
 from gnnannot.errors import DataError
-from gnnannot.io.palette import read_palette_png
+from gnnannot.store.palette import read_palette_png
 
 
 @dataclass(frozen=True)

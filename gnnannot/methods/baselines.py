@@ -22,9 +22,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from scipy.sparse.linalg import LinearOperator, cg
 
-from gnnannot.graph import SPATIAL, oracle_labels
-from gnnannot.methods.graph_method import GraphLoader, GraphMethod
-from gnnannot.methods.seeds import SeedState
+from gnnannot.interaction.seeds import SeedState
+from gnnannot.methods.base import GraphLoader, GraphMethod
+from gnnannot.preprocess.graph import oracle_labels
+from gnnannot.types import SPATIAL
 
 
 def _lab_distance(graph: Any) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The GNN method: GatedGCN over the superpixel graph, fed with constant node/edge
 features from the cache and dynamic features rebuilt at every interaction.
 
-Dynamic features per object (``DYN_FEATURE_NAMES``): the nine of
+Dynamic features per object (``DYNAMIC_INPUT_NAMES``): the nine of
 :mod:`gnnannot.model.dynamic_features` (annotated-frame flags, scribble hits, seeds
 propagated along flow, the per-session logistic-regression probability, the previous
 prediction) plus ``rw_prob``: the object's random-walker probability on the
@@ -26,16 +26,16 @@ import numpy as np
 import torch
 
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.features import scale_free_edge_features, scale_free_node_features
-from gnnannot.graph import VideoGraph
+from gnnannot.interaction.seeds import SeedState
+from gnnannot.methods.base import GraphLoader, GraphMethod
 from gnnannot.methods.baselines import colour_laplacian, seeded_walker_probs
-from gnnannot.methods.graph_method import GraphLoader, GraphMethod
-from gnnannot.methods.seeds import SeedState
 from gnnannot.model.checkpoint import load_checkpoint
 from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatureBuilder
 from gnnannot.model.net import GNNAnnot, combine_objects
+from gnnannot.preprocess.features import scale_free_edge_features, scale_free_node_features
+from gnnannot.types import VideoGraph
 
-DYN_FEATURE_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
+DYNAMIC_INPUT_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
 #: How constant features are presented to the network (stored in checkpoints as
 #: ``extra["feature_view"]``): pixel-measured columns rescaled by
 #: :func:`gnnannot.features.scale_free_node_features` / ``scale_free_edge_features``.
@@ -45,13 +45,13 @@ FEATURE_VIEW = "scale_free_v1"
 def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
     """:class:`GNNAnnot` hyper-parameters for graphs like ``graph``: ``model`` (hidden,
     n_layers, prior_features, ...) plus the feature counts and names of the graph's
-    constant node and edge features and of :data:`DYN_FEATURE_NAMES`."""
+    constant node and edge features and of :data:`DYNAMIC_INPUT_NAMES`."""
     return {
         **model,
-        "n_const": len(graph.node_feature_names), "n_dyn": len(DYN_FEATURE_NAMES),
+        "n_const": len(graph.node_feature_names), "n_dyn": len(DYNAMIC_INPUT_NAMES),
         "n_edge": len(graph.edge_feature_names),
         "const_features": list(graph.node_feature_names),
-        "dyn_features": list(DYN_FEATURE_NAMES),
+        "dyn_features": list(DYNAMIC_INPUT_NAMES),
         "edge_features": list(graph.edge_feature_names),
     }
 
@@ -120,7 +120,7 @@ class InteractionState:
         return self.features()
 
     def features(self) -> torch.Tensor:
-        """The dynamic features ``(K, N, len(DYN_FEATURE_NAMES))`` of the current seeds,
+        """The dynamic features ``(K, N, len(DYNAMIC_INPUT_NAMES))`` of the current seeds,
         on the inputs' device."""
         s = self.seeds
         x = self.inputs.builder(s.hits.T, s.annotated, s.new_frames, self.prev_probs)
@@ -166,10 +166,10 @@ class GNNMethod(GraphMethod):
                 f"{FEATURE_VIEW!r} features; retrain the model"
             )
         dyn = list(self.model.params.get("dyn_features") or [])
-        if dyn and dyn != list(DYN_FEATURE_NAMES):
+        if dyn and dyn != list(DYNAMIC_INPUT_NAMES):
             raise DataError(
                 f"checkpoint {checkpoint}: dynamic features {dyn}, this version builds "
-                f"{list(DYN_FEATURE_NAMES)}; retrain the model"
+                f"{list(DYNAMIC_INPUT_NAMES)}; retrain the model"
             )
         self._checkpoint = Path(checkpoint)
 

@@ -1,16 +1,63 @@
-"""Build a session method by name (the benchmark stage and the CLI use this)."""
+"""The interactive methods by name: one registry of factories, each with its own help text
+(the benchmark stage, the CLI and the annotator build methods from it).
+
+Add a method by writing its class (``gnnannot.methods.<name>``, an
+:class:`gnnannot.ivos.session.InteractiveMethod`) and one :func:`register_method` call
+below: its name, help text and factory are then known to ``params.yaml``
+(``benchmark.methods``), the CLI's ``--method`` and the annotator.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
-from gnnannot.io.graph_store import open_graph
+from gnnannot.methods import baselines
+from gnnannot.methods.gnn import GNNMethod
+from gnnannot.store.graphs import open_graph
 
-METHODS = ("nearest_seed", "random_walker", "oracle", "gnn")
+__all__ = ["METHODS", "MethodContext", "MethodSpec", "make_method", "method_help",
+           "register_method"]
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a factory may use: ``loader(seq)`` gives a video's graph; the dataset root (for
+    ground truth), the GNN checkpoint and the torch device."""
+
+    loader: Callable[[str], Any]
+    dataset_root: str | os.PathLike[str]
+    checkpoint: str | os.PathLike[str] | None
+    device: str
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method: ``factory(context, **options)`` builds a fresh instance;
+    ``needs_ground_truth``: it reads the dataset's masks (it cannot segment a new video)."""
+
+    name: str
+    help: str
+    factory: Callable[..., Any]
+    needs_ground_truth: bool = False
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register_method(spec: MethodSpec) -> None:
+    """Make ``spec`` available by its name."""
+    _REGISTRY[spec.name] = spec
+
+
+def method_help() -> str:
+    """One line per method: ``name: help``."""
+    return "; ".join(f"{s.name}: {s.help}" for s in _REGISTRY.values())
 
 
 def make_method(
@@ -28,28 +75,39 @@ def make_method(
     from it); ``options`` are the method's keyword arguments (e.g. ``hop_cost``,
     ``beta``); ``checkpoint`` is required for ``gnn``.
     """
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown method {name!r}; expected one of {METHODS}")
     opts = dict(options or {})
 
     def loader(seq: str) -> Any:
         return open_graph(graph_store, seq)
 
-    from gnnannot.methods import baselines
-
+    ctx = MethodContext(loader, dataset_root, checkpoint, device)
     try:
-        if name == "nearest_seed":
-            return baselines.NearestSeed(loader, **opts)
-        if name == "random_walker":
-            return baselines.RandomWalker(loader, **opts)
-        if name == "oracle":
-            return baselines.SuperpixelOracle(
-                loader, lambda seq: davis.read_annotations(dataset_root, seq)
-            )
-        if name == "gnn":
-            from gnnannot.methods.gnn import GNNMethod
-
-            if checkpoint is None:
-                raise ConfigError("method 'gnn' needs a model checkpoint")
-            return GNNMethod(loader, Path(checkpoint), device=device, **opts)
+        return _REGISTRY[name].factory(ctx, **opts)
     except TypeError as exc:
         raise ConfigError(f"method {name!r}: bad options {opts} ({exc})") from exc
-    raise ConfigError(f"unknown method {name!r}; expected one of {METHODS}")
+
+
+def _gnn(ctx: MethodContext, **opts: Any) -> Any:
+    if ctx.checkpoint is None:
+        raise ConfigError("method 'gnn' needs a model checkpoint")
+    return GNNMethod(ctx.loader, Path(ctx.checkpoint), device=ctx.device, **opts)
+
+
+register_method(MethodSpec(
+    "nearest_seed", "each superpixel takes the label of the nearest scribbled one",
+    lambda ctx, **o: baselines.NearestSeed(ctx.loader, **o)))
+register_method(MethodSpec(
+    "random_walker", "random walker on the superpixel graph (colour and flow edges)",
+    lambda ctx, **o: baselines.RandomWalker(ctx.loader, **o)))
+register_method(MethodSpec(
+    "oracle", "every superpixel labelled with its ground-truth majority (an upper bound)",
+    lambda ctx, **o: baselines.SuperpixelOracle(
+        ctx.loader, lambda seq: davis.read_annotations(ctx.dataset_root, seq), **o),
+    needs_ground_truth=True))
+register_method(MethodSpec(
+    "gnn", "the trained GNN (needs a checkpoint), a residual on the random walker", _gnn))
+
+#: The registered method names, in registration order.
+METHODS: tuple[str, ...] = tuple(_REGISTRY)

@@ -1,1 +1,3 @@
-"""Stage plumbing: executors that run per-video jobs (and, later, the incremental runner)."""
+"""Stage plumbing: the executors (``executor.py``), the one per-video incremental runner
+(``runner.py``), the stage drivers (``flow.py``, ``superpixels.py``, ``features.py``,
+``graphs.py``) and the own-video preprocessing cache (``video_cache.py``)."""

@@ -27,10 +27,10 @@ import cv2
 import numpy as np
 
 from gnnannot.annotate.annotator import DEFAULT_CHECKPOINT, Annotator, Masks
-from gnnannot.annotate.cache import PrepParams
 from gnnannot.annotate.exports import overlay_frame
-from gnnannot.annotate.video_io import VideoSource, open_video
-from gnnannot.io.palette import PALETTE
+from gnnannot.data.video_io import VideoSource, open_video
+from gnnannot.pipeline.video_cache import PrepParams
+from gnnannot.store.palette import PALETTE
 from gnnannot.web.session_store import (
     SESSION_FILE,
     Interaction,

@@ -40,8 +40,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gnnannot.errors import ConfigError, DataError
-from gnnannot.io.store_guard import locked_store as _locked_store
+from gnnannot.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -165,18 +164,18 @@ def base_slic(
 
 
 # --------------------------------------------------------------------------- edges
-def flow_edges(flow: np.ndarray, thresh: float) -> np.ndarray:
+def motion_boundaries(flow: np.ndarray, thresh: float) -> np.ndarray:
     """Motion edges: (H, W) bool, pixels whose flow (H, W, 2) differs from that of the right
     or lower neighbour by more than ``thresh`` px in either component (one-sided, so the
     edge is a 1 px line like the segment boundaries)."""
     f = np.ascontiguousarray(flow, dtype=np.float32)
     e = np.zeros(f.shape[:2], dtype=bool)
-    _or_flow_edges(e, f, thresh)
+    _or_motion_boundaries(e, f, thresh)
     return e
 
 
-def _or_flow_edges(e: np.ndarray, f: np.ndarray, thresh: float) -> None:
-    """``e |= flow_edges(f, thresh)`` for a C-contiguous float32 (H, W, 2) ``f``: one
+def _or_motion_boundaries(e: np.ndarray, f: np.ndarray, thresh: float) -> None:
+    """``e |= motion_boundaries(f, thresh)`` for a C-contiguous float32 (H, W, 2) ``f``: one
     ``cv2.absdiff`` per direction on both components at once; a pixel is an edge when
     either component's difference exceeds ``thresh`` (the two bool bytes of a pixel are
     tested together as one uint16)."""
@@ -203,7 +202,7 @@ def edge_map(
         for flow in flows:
             if flow is not None:
                 f = np.ascontiguousarray(flow, dtype=np.float32)
-                _or_flow_edges(edges, f, p.flow_edge_thresh)
+                _or_motion_boundaries(edges, f, p.flow_edge_thresh)
     return edges
 
 
@@ -357,81 +356,3 @@ def frame_offsets(counts: Iterable[int]) -> np.ndarray:
     """(T+1,) int64 cumulative node offsets from per-frame superpixel counts."""
     c = np.fromiter(counts, dtype=np.int64)
     return np.concatenate([[0], np.cumsum(c)])
-
-
-# --------------------------------------------------------------------------- stage driver
-STAGE_VERSION = 1
-
-
-def superpixel_fingerprint(
-    params: SuperpixelParams, frames_digest: str, flow_fp: str | None
-) -> str:
-    from gnnannot.io.graph_store import fingerprint
-
-    # the SLIC backend changes the segments: switching it recomputes the stored videos
-    return fingerprint("superpixels", STAGE_VERSION, params.to_dict(), frames_digest, flow_fp,
-                       slic_backend())
-
-
-def process_video(
-    root: str, seq: str, store: str, flow_store: str | None, params: dict[str, Any], fp: str
-) -> dict[str, Any]:
-    """Compute and write the superpixels of one video (a :func:`map_videos` job)."""
-    from gnnannot.data import davis
-    from gnnannot.io.flow_store import open_flow
-    from gnnannot.io.graph_store import FrameFlows, SuperpixelWriter
-
-    p = SuperpixelParams.from_dict(params)
-    paths = davis.frame_paths(root, seq)
-    first = davis.read_image(paths[0])
-    h, w = first.shape[:2]
-    fv = FrameFlows(open_flow(flow_store, seq) if flow_store else None, len(paths))
-    attrs = {"fingerprint": fp, "params": p.to_dict(), "backend": slic_backend()}
-    frames = (davis.read_image(q) for q in paths)
-    pairs = ((fv.fwd(t), fv.bwd(t)) for t in range(len(paths)))
-    with SuperpixelWriter(store, seq, len(paths), h, w, attrs) as wr:
-        for labels in segment_video(frames, p, pairs):
-            if labels.shape != (h, w):
-                raise DataError(f"{root}/{seq}: frames differ in size ({labels.shape})")
-            wr.write(labels, int(labels.max()) + 1)
-    return {"seq": seq, "n_frames": len(paths), "n_nodes": int(sum(wr.counts))}
-
-
-@_locked_store("store")
-def build_superpixel_store(
-    root: str,
-    store: str,
-    flow_store: str | None,
-    params: SuperpixelParams,
-    sequences: list[str] | None = None,
-    workers: int = 1,
-    quiet: bool = False,
-) -> dict[str, list[str]]:
-    """Superpixels of every video (default: the train and val splits of ``root``) into
-    ``store``; per-video incremental (groups whose fingerprint of params, frame files and
-    flow attrs matches are kept), groups of other videos are removed.
-    Returns ``{"computed", "kept", "removed"}``."""
-    from gnnannot.data import davis
-    from gnnannot.io import graph_store as gs
-    from gnnannot.progress import log
-
-    seqs = gs.dataset_sequences(root) if sequences is None else list(sequences)
-    gs.ensure_store(store, "superpixels")
-    gs.clean_temporaries(store)
-    removed = gs.prune(store, seqs) if sequences is None else []
-    jobs, kept, sizes = [], [], []
-    for seq in seqs:
-        paths = davis.frame_paths(root, seq)
-        fp = superpixel_fingerprint(
-            params, gs.files_digest(paths), gs.flow_fingerprint(flow_store, seq)
-        )
-        if gs.is_up_to_date(store, seq, fp):
-            kept.append(seq)
-        else:
-            jobs.append((root, seq, store, flow_store, params.to_dict(), fp))
-            sizes.append(len(paths))
-    log(f"superpixels: {len(jobs)} to compute, {len(kept)} up to date", quiet)
-    if jobs:
-        import skimage.measure  # noqa: F401 - once here, not in every (forked) worker
-    gs.map_videos(process_video, jobs, workers, "superpixels", quiet, sizes)
-    return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}

@@ -26,18 +26,19 @@ diagonal; the three type flags.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gnnannot.errors import DataError
-from gnnannot.features import NODE_FEATURE_NAMES
-from gnnannot.io.store_guard import locked_store as _locked_store
+from gnnannot.preprocess.descriptors import Descriptor
+from gnnannot.preprocess.features import NODE_FEATURE_NAMES, video_features
+from gnnannot.preprocess.flow.frames import FrameFlows
+from gnnannot.preprocess.superpixels import SuperpixelParams, segment_video
+from gnnannot.types import BACKWARD, FORWARD, SPATIAL, VideoGraph
 
-SPATIAL, FORWARD, BACKWARD = 0, 1, 2
-EDGE_TYPE_NAMES = ("spatial", "forward", "backward")
 EDGE_FEATURE_NAMES: tuple[str, ...] = (
     "lab_dist",
     "fwd_angle", "fwd_min_mag", "fwd_rel_mag",
@@ -46,11 +47,6 @@ EDGE_FEATURE_NAMES: tuple[str, ...] = (
     "is_spatial", "is_forward", "is_backward",
 )  # fmt: skip
 _DENSE_LIMIT = 1 << 24  # pair keys up to this use bincount, larger use np.unique
-
-
-def _count_pairs(a: np.ndarray, b: np.ndarray, nb: int, na: int) -> tuple[np.ndarray, ...]:
-    """Distinct (a, b) pairs (sorted by a, then b) and their multiplicities."""
-    return _count_keys(a.astype(np.int64) * nb + b, nb, na)
 
 
 def _count_keys(key: np.ndarray, nb: int, na: int) -> tuple[np.ndarray, ...]:
@@ -257,102 +253,6 @@ def video_edges(
     )
 
 
-# --------------------------------------------------------------------------- the graph
-@dataclass
-class VideoGraph:
-    """One video's superpixel graph (see module doc for edge conventions).
-
-    ``labels(t)`` gives the (H, W) int32 global node ids of frame t, ``labels_all()`` the
-    (T, H, W) int32 volume; ``local_source(t)`` returns per-frame local ids.
-    """
-
-    seq: str
-    height: int
-    width: int
-    frame_offsets: np.ndarray  # (T+1,) int64
-    node_features: np.ndarray  # (N, F) float32
-    node_feature_names: tuple[str, ...]
-    descriptors: np.ndarray  # (N, D) float32
-    descriptor_names: tuple[str, ...]
-    node_pixel_count: np.ndarray  # (N,) int64
-    edge_index: np.ndarray  # (2, E) int64
-    edge_type: np.ndarray  # (E,) int8
-    edge_weight: np.ndarray  # (E,) float32
-    edge_features: np.ndarray  # (E, Fe) float32
-    edge_feature_names: tuple[str, ...]
-    local_source: Callable[[int], np.ndarray] = field(repr=False)
-    local_all_source: Callable[[], np.ndarray] | None = field(default=None, repr=False)
-    attrs: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.frame_offsets = np.asarray(self.frame_offsets, dtype=np.int64)
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.frame_offsets) - 1
-
-    @property
-    def n_nodes(self) -> int:
-        return int(self.frame_offsets[-1])
-
-    @property
-    def n_edges(self) -> int:
-        return int(self.edge_index.shape[1])
-
-    @property
-    def node_frame(self) -> np.ndarray:
-        """(N,) int32 frame index of every node."""
-        return np.repeat(
-            np.arange(self.n_frames, dtype=np.int32), np.diff(self.frame_offsets)
-        ).astype(np.int32)
-
-    @property
-    def frame_counts(self) -> np.ndarray:
-        """(T,) int64 superpixels per frame."""
-        return np.diff(self.frame_offsets)
-
-    @property
-    def flow_edge_weight(self) -> np.ndarray:
-        """(E,) float32 weights with spatial edges set to 0 (only flow overlaps)."""
-        return np.where(self.edge_type == SPATIAL, 0.0, self.edge_weight).astype(np.float32)
-
-    def labels(self, t: int) -> np.ndarray:
-        """(H, W) int32 global node ids of frame t."""
-        if not 0 <= t < self.n_frames:
-            raise IndexError(f"{self.seq}: frame {t} out of range 0..{self.n_frames - 1}")
-        return self.local_source(t).astype(np.int32) + np.int32(self.frame_offsets[t])
-
-    def labels_all(self) -> np.ndarray:
-        """(T, H, W) int32 global node ids of all frames."""
-        if self.local_all_source is not None:
-            loc = self.local_all_source()
-        else:
-            loc = np.stack([self.local_source(t) for t in range(self.n_frames)])
-        out = loc.astype(np.int32)
-        out += self.frame_offsets[:-1].astype(np.int32)[:, None, None]
-        return out
-
-    def nodes_at(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """Global node ids under integer pixel coordinates (ys, xs) of frame t."""
-        lab = self.labels(t)
-        ys = np.clip(np.asarray(ys, dtype=np.int64), 0, self.height - 1)
-        xs = np.clip(np.asarray(xs, dtype=np.int64), 0, self.width - 1)
-        return lab[ys, xs]
-
-    def rasterise(self, node_values: np.ndarray, frames: Iterable[int] | None = None) -> np.ndarray:
-        """Per-pixel maps ``node_values[labels]``: (T, H, W) (or the listed frames)."""
-        vals = np.asarray(node_values)
-        if vals.shape[0] != self.n_nodes:
-            raise ValueError(f"node_values has {vals.shape[0]} rows, graph has {self.n_nodes}")
-        if frames is None:
-            return vals[self.labels_all()]
-        return np.stack([vals[self.labels(t)] for t in frames])
-
-    def edges_of_type(self, etype: int) -> np.ndarray:
-        """(2, E_type) edge_index of one edge type."""
-        return self.edge_index[:, self.edge_type == etype]
-
-
 # --------------------------------------------------------------------------- oracle
 def oracle_labels(graph: VideoGraph, gt_masks: np.ndarray) -> np.ndarray:
     """(N,) int64 majority ground-truth id of every node; gt_masks (T, H, W) int ids."""
@@ -370,12 +270,6 @@ def oracle_labels(graph: VideoGraph, gt_masks: np.ndarray) -> np.ndarray:
         cnt = np.bincount(loc * k + gt[t].ravel(), minlength=n * k).reshape(n, k)
         out[graph.frame_offsets[t] : graph.frame_offsets[t + 1]] = cnt.argmax(axis=1)
     return out
-
-
-def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
-    """IoU of two boolean masks (1 when both are empty)."""
-    union = np.logical_or(pred, gt).sum()
-    return 1.0 if union == 0 else float(np.logical_and(pred, gt).sum() / union)
 
 
 def oracle_j(graph: VideoGraph, gt_masks: np.ndarray) -> float:
@@ -398,9 +292,6 @@ def oracle_j(graph: VideoGraph, gt_masks: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------- building
-STAGE_VERSION = 1
-
-
 def graph_arrays(
     labels: Callable[[int], np.ndarray],
     offsets: np.ndarray,
@@ -430,13 +321,9 @@ def build_video_graph(
 
     frames (T, H, W, 3) uint8 RGB; flows: dict with ``forward``, ``backward`` (T-1, H, W, 2)
     and optionally ``occ_forward``, ``occ_backward`` (T-1, H, W) in the flow store's
-    convention, or None. sp_params: :class:`gnnannot.superpixels.SuperpixelParams`;
-    descriptor: :class:`gnnannot.features.Descriptor` (default colour).
+    convention, or None. sp_params: :class:`gnnannot.preprocess.superpixels.SuperpixelParams`;
+    descriptor: :class:`gnnannot.preprocess.descriptors.Descriptor` (default colour).
     """
-    from gnnannot.features import Descriptor, video_features
-    from gnnannot.io.graph_store import FrameFlows
-    from gnnannot.superpixels import SuperpixelParams, segment_video
-
     frames = np.asarray(frames)
     t_n, h, w = frames.shape[:3]
     if flows is not None:
@@ -460,78 +347,3 @@ def build_video_graph(
         edge_weight=edges.weight, edge_features=ef, edge_feature_names=EDGE_FEATURE_NAMES,
         local_source=lambda t: local[t], local_all_source=lambda: local,
     )  # fmt: skip
-
-
-def process_video(
-    seq: str, store: str, sp_store: str, ft_store: str, flow_store: str | None,
-    min_flow_weight: float, dtype: str, fp: str,
-) -> dict[str, Any]:  # fmt: skip
-    """Compute and write the graph of one video (a ``map_videos`` job)."""
-    from gnnannot.io import graph_store as gs
-    from gnnannot.io.flow_store import open_flow
-
-    spv = gs.open_superpixels(sp_store, seq)
-    feats = gs.read_features(ft_store, seq)
-    if not np.array_equal(feats["frame_offsets"], spv.offsets):
-        raise DataError(f"{ft_store}/{seq}: frame_offsets differ from {sp_store}/{seq}")
-    ff = gs.FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
-    names = feats["attrs"].get("feature_names", NODE_FEATURE_NAMES)
-    # labels read per frame (a cheap shard read), not the whole volume: bounded memory
-    edges, ef = graph_arrays(spv.local, spv.offsets, feats["node_features"], names,
-                             (spv.height, spv.width), ff.pair_forward, ff.pair_backward,
-                             min_flow_weight)  # fmt: skip
-    attrs = {
-        "fingerprint": fp,
-        "superpixels_fingerprint": spv.fingerprint,
-        "features_fingerprint": feats["attrs"].get("fingerprint"),
-        "edge_feature_names": list(EDGE_FEATURE_NAMES),
-        "edge_type_names": list(EDGE_TYPE_NAMES),
-        "min_flow_weight": min_flow_weight,
-        "n_nodes": int(spv.offsets[-1]),
-        "n_frames": spv.n_frames,
-    }
-    gs.write_graph(store, seq, edges.edge_index, edges.edge_type, edges.weight, ef, attrs, dtype)
-    return {"seq": seq, "n_edges": int(edges.edge_type.size)}
-
-
-@_locked_store("store")
-def build_graph_store(
-    store: str,
-    sp_store: str,
-    ft_store: str,
-    flow_store: str | None,
-    sequences: list[str],
-    min_flow_weight: float = 0.05,
-    dtype: str = "float16",
-    workers: int = 1,
-    quiet: bool = False,
-    prune: bool = True,
-) -> dict[str, list[str]]:
-    """Graphs of ``sequences`` into ``store`` (per-video incremental)."""
-    from gnnannot.errors import ConfigError
-    from gnnannot.io import graph_store as gs
-    from gnnannot.progress import log
-
-    if dtype not in ("float16", "float32"):
-        raise ConfigError(f"graphs.dtype must be float16 or float32, found {dtype!r}")
-    if not 0 <= min_flow_weight <= 1:
-        raise ConfigError(f"graphs.min_flow_weight must be in [0, 1], found {min_flow_weight}")
-    gs.ensure_store(store, "graphs", superpixels_store="superpixels.zarr",
-                    features_store="features.zarr")  # fmt: skip
-    gs.clean_temporaries(store)
-    removed = gs.prune(store, sequences) if prune else []
-    jobs, kept, sizes = [], [], []
-    for seq in sequences:
-        spv = gs.open_superpixels(sp_store, seq)
-        sp_fp = spv.fingerprint
-        ft_fp = (gs.group_attrs(ft_store, seq) or {}).get("fingerprint")
-        fp = gs.fingerprint("graphs", STAGE_VERSION, min_flow_weight, dtype, sp_fp, ft_fp,
-                            gs.flow_fingerprint(flow_store, seq))  # fmt: skip
-        if gs.is_up_to_date(store, seq, fp):
-            kept.append(seq)
-        else:
-            jobs.append((seq, store, sp_store, ft_store, flow_store, min_flow_weight, dtype, fp))
-            sizes.append(spv.n_frames)
-    log(f"graphs: {len(jobs)} to compute, {len(kept)} up to date", quiet)
-    gs.map_videos(process_video, jobs, workers, "graphs", quiet, sizes)
-    return {"computed": [j[0] for j in jobs], "kept": kept, "removed": removed}

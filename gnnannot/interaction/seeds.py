@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from gnnannot.errors import ConfigError
-from gnnannot.graph import VideoGraph
 from gnnannot.ivos.scribbles import rasterize_scribbles
 from gnnannot.model.dynamic_features import count_scribble_hits
+from gnnannot.types import VideoGraph
 
 UNLABELLED = -1
 MIXED_RULES = ("soft", "latest")

@@ -13,7 +13,16 @@ from pathlib import Path
 import zarr
 
 from gnnannot.errors import DataError
-from gnnannot.io import store_guard as guard
+from gnnannot.store import base, guard
+from gnnannot.store import flow as flow_store
+from gnnannot.store.features import FEATURE_ARRAYS
+from gnnannot.store.graphs import GRAPH_ARRAYS
+from gnnannot.store.superpixels import SUPERPIXEL_ARRAYS
+
+#: The arrays every group of a store kind must hold (by the root's ``schema``).
+REQUIRED_ARRAYS: dict[str, tuple[str, ...]] = {
+    "superpixels": SUPERPIXEL_ARRAYS, "features": FEATURE_ARRAYS, "graphs": GRAPH_ARRAYS,
+}
 
 __all__ = ["StoreReport", "store_kind", "verify_store"]
 
@@ -48,23 +57,17 @@ def store_kind(store: str | os.PathLike[str]) -> str:
     if schema is None:
         return "flow"
     kind = str(schema).removeprefix("gnnannot.")
-    from gnnannot.io.graph_store import REQUIRED_ARRAYS
-
     if kind not in REQUIRED_ARRAYS:
         raise DataError(f"{path}: unknown store schema {schema!r}")
     return kind
 
 
 def _required(kind: str) -> tuple[str, ...]:
-    from gnnannot.io import flow_store, graph_store
-
-    return flow_store.ARRAYS if kind == "flow" else graph_store.REQUIRED_ARRAYS[kind]
+    return flow_store.ARRAYS if kind == "flow" else REQUIRED_ARRAYS[kind]
 
 
 def _format_version(kind: str) -> int:
-    from gnnannot.io import flow_store, graph_store
-
-    return flow_store.FORMAT_VERSION if kind == "flow" else graph_store.FORMAT_VERSION
+    return flow_store.FORMAT_VERSION if kind == "flow" else base.FORMAT_VERSION
 
 
 def verify_store(store: str | os.PathLike[str], remove_damaged: bool = False) -> StoreReport:

@@ -40,15 +40,12 @@ Descriptors (appearance for the per-session label model):
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
 
-from gnnannot.errors import ConfigError, DataError
-from gnnannot.io.store_guard import locked_store as _locked_store
+from gnnannot.errors import DataError
 
 if TYPE_CHECKING:  # scipy is imported where used: the graph/superpixel stages never need it
     import scipy.sparse as sp
@@ -61,7 +58,6 @@ NODE_FEATURE_NAMES: tuple[str, ...] = (
     "has_fwd", "has_bwd",
 )  # fmt: skip
 
-_L_EDGES = np.linspace(0.0, 100.0, 9)[1:-1].astype(np.float32)
 _AB_EDGES = np.array([-40, -20, -10, -3, 3, 10, 20], dtype=np.float32)
 COLOUR_DESCRIPTOR_NAMES: tuple[str, ...] = (
     tuple(f"hist_L{i}" for i in range(8))
@@ -353,213 +349,13 @@ def colour_descriptor(
     return d
 
 
-# --------------------------------------------------------------------------- MobileNetV2
-# (expansion t, output channels c, repeats n, first stride s) of torchvision's MobileNetV2
-_MBV2_CFG = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-             (6, 160, 3, 2), (6, 320, 1, 1))  # fmt: skip
-_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+class FrameDescriptor(Protocol):
+    """A per-superpixel appearance descriptor of one frame (``kind`` "colour" is computed
+    with the node features in one pass; :class:`gnnannot.preprocess.descriptors.Descriptor`)."""
 
+    kind: str
 
-def _block_specs() -> list[tuple[int, int]]:
-    """(expansion, stride) of features.1 .. features.17."""
-    specs = []
-    for t, _c, n, s in _MBV2_CFG:
-        for i in range(n):
-            specs.append((t, s if i == 0 else 1))
-    return specs
-
-
-def _make_divisible(v: float, divisor: int = 8) -> int:
-    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
-def build_mobilenet_v2(n_layers: int = 14, width_mult: float = 1.0) -> Any:
-    """MobileNetV2 ``features[:n_layers]`` (torchvision module names, so torchvision
-    ``mobilenet_v2`` state dicts load), randomly initialised. Needs torch."""
-    import torch.nn as nn
-
-    def conv_bn(inp: int, out: int, k: int, stride: int, groups: int = 1) -> nn.Sequential:
-        return nn.Sequential(
-            nn.Conv2d(inp, out, k, stride, (k - 1) // 2, groups=groups, bias=False),
-            nn.BatchNorm2d(out),
-            nn.ReLU6(inplace=True),
-        )
-
-    class InvertedResidual(nn.Module):
-        def __init__(self, inp: int, out: int, stride: int, t: int) -> None:
-            super().__init__()
-            hidden = int(round(inp * t))
-            self.use_res = stride == 1 and inp == out
-            layers: list[nn.Module] = []
-            if t != 1:
-                layers.append(conv_bn(inp, hidden, 1, 1))
-            layers += [
-                conv_bn(hidden, hidden, 3, stride, groups=hidden),
-                nn.Conv2d(hidden, out, 1, 1, 0, bias=False),
-                nn.BatchNorm2d(out),
-            ]
-            self.conv = nn.Sequential(*layers)
-
-        def forward(self, x: Any) -> Any:
-            return x + self.conv(x) if self.use_res else self.conv(x)
-
-    if not 1 <= n_layers <= 18:
-        raise ConfigError(f"features.cnn_layer must be in 1..18, found {n_layers}")
-    inp = _make_divisible(32 * width_mult)
-    layers: list[nn.Module] = [conv_bn(3, inp, 3, 2)]
-    chans = [c for _t, c, n, _s in _MBV2_CFG for _ in range(n)]
-    for (t, s), c in zip(_block_specs(), chans, strict=True):
-        out = _make_divisible(c * width_mult)
-        layers.append(InvertedResidual(inp, out, s, t))
-        inp = out
-    model = nn.Module()
-    model.features = nn.Sequential(*layers[:n_layers])
-    return model
-
-
-def _infer_width(state: dict[str, Any]) -> float:
-    key = "features.0.0.weight"
-    if key not in state:
-        raise DataError(f"MobileNetV2 weights: key {key!r} not found (torchvision layout expected)")
-    c0 = int(state[key].shape[0])
-    for wm in (0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4, 2.0):
-        if _make_divisible(32 * wm) == c0 and _make_divisible(16 * wm) == int(
-            state.get("features.1.conv.1.weight", state[key]).shape[0]
-        ):
-            return wm
-    return c0 / 32.0
-
-
-class CnnDescriptor:
-    """Per-superpixel MobileNetV2 activations from a local weights file.
-
-    weights: path to a torch file holding a torchvision-layout MobileNetV2 state dict
-    (optionally under a ``state_dict`` / ``model`` key); loaded with
-    ``weights_only=True``, never from a hub. layer: number of ``features`` blocks kept
-    (14 -> 96 channels at stride 16 for width 1.0). Activations are bilinearly upsampled
-    to 1/4 resolution and averaged over each superpixel's pixels there (superpixels with no
-    pixel at that resolution take the value at their centroid).
-    """
-
-    def __init__(
-        self, weights: str | os.PathLike[str], layer: int = 14, threads: int | None = None
-    ):
-        import torch
-
-        path = Path(weights)
-        if not path.is_file():
-            raise DataError(f"{path}: CNN weights file not found (features.cnn_weights)")
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - corrupt or pickled non-tensor file
-            raise DataError(
-                f"{path}: cannot load CNN weights ({type(exc).__name__}: {exc})"
-            ) from exc
-        if isinstance(state, dict):
-            for key in ("state_dict", "model"):
-                if key in state and isinstance(state[key], dict):
-                    state = state[key]
-        if not isinstance(state, dict):
-            raise DataError(f"{path}: expected a state dict, found {type(state).__name__}")
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-        self.width_mult = _infer_width(state)
-        self.layer = int(layer)
-        model = build_mobilenet_v2(self.layer, self.width_mult)
-        wanted = model.state_dict()
-        sub = {k: v for k, v in state.items() if k in wanted}
-        missing = sorted(set(wanted) - set(sub))
-        if missing:
-            raise DataError(
-                f"{path}: MobileNetV2 weights lack {len(missing)} keys, e.g. {missing[:3]}"
-            )
-        try:
-            model.load_state_dict(sub, strict=True)
-        except RuntimeError as exc:
-            raise DataError(f"{path}: weights do not fit MobileNetV2 ({exc})") from exc
-        self.model = model.eval()
-        self.threads = threads
-        with torch.no_grad():
-            self.dim = int(self.model.features(torch.zeros(1, 3, 32, 32)).shape[1])
-        self.names = tuple(f"cnn{i}" for i in range(self.dim))
-
-    def activations(self, image: np.ndarray) -> np.ndarray:
-        """(h, w, C) float32 feature map of one (H, W, 3) uint8 RGB image."""
-        import torch
-
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        x = (image.astype(np.float32) / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD
-        t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
-        with torch.no_grad():
-            y = self.model.features(t)[0]
-        return y.permute(1, 2, 0).numpy().astype(np.float32)
-
-    def __call__(self, image: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-        """(n, C) float32 mean activations per superpixel."""
-        h, w = labels.shape
-        qh, qw = max(1, h // 4), max(1, w // 4)
-        act = self.activations(image)
-        up = cv2.resize(act, (qw, qh), interpolation=cv2.INTER_LINEAR)
-        if up.ndim == 2:
-            up = up[..., None]
-        small = cv2.resize(labels.astype(np.int32), (qw, qh), interpolation=cv2.INTER_NEAREST)
-        cnt = np.bincount(small.ravel(), minlength=n)[:n].astype(np.float64)
-        out = segment_sums(small, n, up.reshape(-1, up.shape[-1]))
-        out /= np.maximum(cnt, 1.0)[:, None]
-        empty = np.flatnonzero(cnt == 0)
-        if empty.size:
-            yy, xx = np.mgrid[0:h, 0:w]
-            full_cnt = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
-            cy = np.bincount(labels.ravel(), yy.ravel(), minlength=n) / np.maximum(full_cnt, 1)
-            cx = np.bincount(labels.ravel(), xx.ravel(), minlength=n) / np.maximum(full_cnt, 1)
-            iy = np.clip((cy[empty] * qh / h).astype(int), 0, qh - 1)
-            ix = np.clip((cx[empty] * qw / w).astype(int), 0, qw - 1)
-            out[empty] = up[iy, ix]
-        return out.astype(np.float32)
-
-
-class Descriptor:
-    """Appearance descriptor selected by ``kind``: ``"colour"`` or ``"cnn"`` (the latter
-    needs ``weights``, a local file)."""
-
-    def __init__(
-        self,
-        kind: str = "colour",
-        weights: str | os.PathLike[str] | None = None,
-        layer: int = 14,
-    ) -> None:
-        if kind not in ("colour", "cnn"):
-            raise ConfigError(f"features.descriptor must be 'colour' or 'cnn', found {kind!r}")
-        self.kind = kind
-        self._cnn: CnnDescriptor | None = None
-        if kind == "cnn":
-            if not weights:
-                raise ConfigError(
-                    "features.descriptor is 'cnn' but features.cnn_weights names no file"
-                )
-            self._cnn = CnnDescriptor(weights, layer)
-            self.names: tuple[str, ...] = self._cnn.names
-        else:
-            self.names = COLOUR_DESCRIPTOR_NAMES
-
-    @property
-    def dim(self) -> int:
-        return len(self.names)
-
-    def __call__(
-        self, image: np.ndarray, labels: np.ndarray, n: int, lab: np.ndarray | None = None
-    ) -> np.ndarray:
-        if self._cnn is not None:
-            return self._cnn(image, labels, n)
-        return colour_descriptor(image, labels, n, lab)
-
-
-# --------------------------------------------------------------------------- stage driver
-STAGE_VERSION = 1
+    def __call__(self, image: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray: ...
 
 
 def video_features(
@@ -567,12 +363,13 @@ def video_features(
     labels: Any,
     counts: Any,
     flows: Any,
-    descriptor: Descriptor,
+    descriptor: FrameDescriptor,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features of a whole video.
 
     frames: iterable of (H, W, 3) uint8; labels: iterable of (H, W) local labels; counts:
-    superpixels per frame; flows: :class:`gnnannot.io.graph_store.FrameFlows`.
+    superpixels per frame; flows: :class:`gnnannot.preprocess.flow.frames.FrameFlows`;
+    descriptor: a :class:`gnnannot.preprocess.descriptors.Descriptor`.
     Returns ``(node_features (N, 22), descriptors (N, D)) float32, pixel_count (N,) int64``.
     """
     feats, descs, sizes = [], [], []
@@ -585,95 +382,6 @@ def video_features(
         sizes.append(cnt)
         descs.append(d if colour else descriptor(image, lab, int(n)))
     return np.concatenate(feats), np.concatenate(descs), np.concatenate(sizes)
-
-
-def descriptor_config(kind: str, cnn_weights: str | None, cnn_layer: int) -> dict[str, Any]:
-    """JSON-able descriptor settings for fingerprints (the weights file by content)."""
-    cfg: dict[str, Any] = {"kind": kind}
-    if kind == "cnn":
-        from gnnannot.io.graph_store import files_digest
-
-        if not cnn_weights or not Path(cnn_weights).is_file():
-            raise ConfigError(f"features.cnn_weights: weights file {cnn_weights!r} not found")
-        cfg.update(weights=files_digest([cnn_weights]), layer=cnn_layer)
-    return cfg
-
-
-def process_video(
-    root: str, seq: str, store: str, sp_store: str, flow_store: str | None,
-    desc: dict[str, Any], dtype: str, fp: str,
-) -> dict[str, Any]:  # fmt: skip
-    """Compute and write the features of one video (a ``map_videos`` job)."""
-    from gnnannot.data import davis
-    from gnnannot.io import graph_store as gs
-    from gnnannot.io.flow_store import open_flow
-
-    spv = gs.open_superpixels(sp_store, seq)
-    flows = gs.FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
-    descriptor = Descriptor(desc["kind"], desc.get("weights_path"), desc.get("layer", 14))
-    paths = davis.frame_paths(root, seq)
-    if len(paths) != spv.n_frames:
-        raise DataError(f"{sp_store}/{seq}: {spv.n_frames} label frames, {len(paths)} images")
-    counts = np.diff(spv.offsets)
-    frames = (davis.read_image(p) for p in paths)
-    # one frame at a time: memory stays bounded on long videos
-    labels = (spv.local(t) for t in range(spv.n_frames))
-    f, d, cnt = video_features(frames, labels, counts, flows, descriptor)
-    attrs = {
-        "fingerprint": fp,
-        "superpixels_fingerprint": spv.fingerprint,
-        "feature_names": list(NODE_FEATURE_NAMES),
-        "descriptor": desc["kind"],
-        "descriptor_names": list(descriptor.names),
-        "n_frames": spv.n_frames,
-    }
-    gs.write_features(store, seq, f, d, cnt, spv.offsets, attrs, dtype)
-    return {"seq": seq, "n_nodes": int(f.shape[0])}
-
-
-@_locked_store("store")
-def build_feature_store(
-    root: str,
-    store: str,
-    sp_store: str,
-    flow_store: str | None,
-    descriptor: str = "colour",
-    cnn_weights: str | None = None,
-    cnn_layer: int = 14,
-    dtype: str = "float16",
-    sequences: list[str] | None = None,
-    workers: int = 1,
-    quiet: bool = False,
-) -> dict[str, list[str]]:
-    """Features of every video into ``store`` (per-video incremental, like
-    :func:`gnnannot.superpixels.build_superpixel_store`)."""
-    from gnnannot.io import graph_store as gs
-    from gnnannot.progress import log
-
-    if dtype not in ("float16", "float32"):
-        raise ConfigError(f"features.dtype must be float16 or float32, found {dtype!r}")
-    desc = descriptor_config(descriptor, cnn_weights, cnn_layer)
-    if descriptor == "cnn":
-        Descriptor("cnn", cnn_weights, cnn_layer)  # fail early on a bad weights file
-        workers = 1  # torch uses its own threads
-    seqs = gs.dataset_sequences(root) if sequences is None else list(sequences)
-    gs.ensure_store(store, "features")
-    gs.clean_temporaries(store)
-    removed = gs.prune(store, seqs) if sequences is None else []
-    jobs, kept, sizes = [], [], []
-    for seq in seqs:
-        spv = gs.open_superpixels(sp_store, seq)
-        fp = gs.fingerprint("features", STAGE_VERSION, desc, dtype, spv.fingerprint,
-                            gs.flow_fingerprint(flow_store, seq))  # fmt: skip
-        if gs.is_up_to_date(store, seq, fp):
-            kept.append(seq)
-        else:
-            d = {**desc, "weights_path": cnn_weights, "layer": cnn_layer}
-            jobs.append((root, seq, store, sp_store, flow_store, d, dtype, fp))
-            sizes.append(spv.n_frames)
-    log(f"features: {len(jobs)} to compute, {len(kept)} up to date", quiet)
-    gs.map_videos(process_video, jobs, workers, "features", quiet, sizes)
-    return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}
 
 
 # --------------------------------------------------------------------------- scale-free view

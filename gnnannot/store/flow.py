@@ -55,73 +55,34 @@ import numpy as np
 import zarr
 
 from gnnannot.errors import DataError
-from gnnannot.io import store_guard as guard
-from gnnannot.io.store_guard import clean_temporaries as clean_temporaries
+from gnnannot.store import guard
+from gnnannot.store.base import (
+    ShardReader,
+    group_attrs,
+    install_group,
+    json_safe,
+    list_videos,
+    remove_video,
+    shard_reader,
+)
+from gnnannot.store.base import (
+    ensure_store as _ensure_store,
+)
+from gnnannot.store.guard import TMP_PREFIX
+
+__all__ = ["FlowVideo", "FlowWriter", "ensure_store", "is_up_to_date", "list_videos",
+           "open_flow", "remove_video"]
 
 FORMAT_VERSION = 2  # 2: CRC32C on every chunk, every chunk written, frames_digest attr
 CODE_VERSION = 1  # bump when the built-in estimators' output changes
 DTYPES = ("quantized", "float16", "float32")
 QUANT_STEP = 1.0 / 128  # px; "quantized" storage error <= QUANT_STEP / 2
 ARRAYS = ("forward", "backward", "occ_forward", "occ_backward")
-TMP_PREFIX = ".tmp-"
-OLD_PREFIX = ".old-"
 
 
-def _compressor() -> tuple[Any, ...]:
-    return guard.compressors()
-
-
-def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
-    """Round-trip params through the JSON types zarr stores (tuples -> lists etc.)."""
-    import json
-
-    return json.loads(json.dumps(params))
-
-
-# --------------------------------------------------------------------------- store level
 def ensure_store(store: str | os.PathLike[str]) -> Path:
-    """Create the store's root group if missing; return its path."""
-    path = Path(store)
-    if not (path / "zarr.json").is_file():
-        path.mkdir(parents=True, exist_ok=True)
-        zarr.open_group(str(path), mode="a", zarr_format=3)
-    return path
-
-
-def _group_dirs(store: Path) -> list[str]:
-    if not store.is_dir():
-        return []
-    return sorted(
-        c.name
-        for c in store.iterdir()
-        if c.is_dir() and not c.name.startswith(".") and (c / "zarr.json").is_file()
-    )
-
-
-def _read_attrs(store: Path, seq: str) -> dict[str, Any] | None:
-    try:
-        grp = zarr.open_group(str(store / seq), mode="r", zarr_format=3)
-        return dict(grp.attrs)
-    except Exception:  # noqa: BLE001 - any unreadable group counts as missing
-        return None
-
-
-def list_videos(store: str | os.PathLike[str], complete_only: bool = True) -> list[str]:
-    """Names of the video groups in ``store`` (only complete ones by default)."""
-    path = Path(store)
-    names = _group_dirs(path)
-    if complete_only:
-        names = [n for n in names if (_read_attrs(path, n) or {}).get("complete") is True]
-    return names
-
-
-def remove_video(store: str | os.PathLike[str], seq: str) -> bool:
-    """Delete the group of ``seq`` (returns whether it existed)."""
-    path = Path(store) / seq
-    if path.is_dir():
-        shutil.rmtree(path)
-        return True
-    return False
+    """Create the store's root group (no attrs) if missing; return its path."""
+    return _ensure_store(store, None)
 
 
 def is_up_to_date(
@@ -137,14 +98,14 @@ def is_up_to_date(
 ) -> bool:
     """Whether ``seq`` has a complete, structurally sound group whose attrs match these
     values exactly (the frames' content digest and the code version included)."""
-    attrs = _read_attrs(Path(store), seq)
+    attrs = group_attrs(store, seq)
     if not attrs or attrs.get("complete") is not True:
         return False
     return (
         attrs.get("format_version") == FORMAT_VERSION
         and attrs.get("code_version") == CODE_VERSION
         and attrs.get("method") == method
-        and attrs.get("params") == _json_safe(params)
+        and attrs.get("params") == json_safe(params)
         and attrs.get("n_frames") == n_frames
         and attrs.get("height") == height
         and attrs.get("width") == width
@@ -204,7 +165,7 @@ class FlowWriter:
         self.attrs = {
             "format_version": FORMAT_VERSION,
             "method": method,
-            "params": _json_safe(params),
+            "params": json_safe(params),
             "height": self.height,
             "width": self.width,
             "n_frames": self.n_frames,
@@ -253,7 +214,7 @@ class FlowWriter:
                 dtype=dt,
                 chunks=(1, *shape[1:]),
                 shards=(s, *shape[1:]),
-                compressors=_compressor(),
+                compressors=guard.compressors(),
                 fill_value=0,
                 config=guard.ARRAY_CONFIG,
             )
@@ -324,14 +285,7 @@ class FlowWriter:
             raise DataError(f"{self.store}/{self.seq}: the written group is damaged "
                             f"({'; '.join(problems)}); not stored")  # fmt: skip
         self._group.attrs["complete"] = True  # last write into the group
-        final = self.store / self.seq
-        old = None
-        if final.exists():
-            old = self.store / guard.temp_name(OLD_PREFIX, self.seq)
-            os.replace(final, old)
-        os.replace(self.tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        install_group(self.store, self.tmp, self.seq)
         self._closed = True
         self._buf.clear()
 
@@ -413,6 +367,14 @@ class FlowVideo:
         stop = self.n_pairs if stop is None else stop
         data = self._read(key, slice(start, stop))
         return data.astype(np.float32) if key in ("forward", "backward") else data
+
+    def fast_reader(self, key: str) -> ShardReader | None:
+        """A :class:`gnnannot.store.base.ShardReader` of array ``key`` (None when its
+        layout is not the one this project writes)."""
+        reader = shard_reader(Path(self.store) / self.seq / key)
+        if reader is not None and reader.arr.shape[0] != self.n_pairs:
+            return None
+        return reader
 
     def raw(self, key: str, t: int) -> np.ndarray:
         """Pair ``t`` of ``key`` in the on-disk dtype (no conversion)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnnannot.graph import VideoGraph
+from gnnannot.types import VideoGraph
 
 
 def clip_graph(graph: VideoGraph, start: int, stop: int) -> VideoGraph:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from gnnannot.errors import DataError
-from gnnannot.graph import VideoGraph
-from gnnannot.methods.seeds import SeedState
+from gnnannot.interaction.seeds import SeedState
+from gnnannot.types import VideoGraph
 
 GraphLoader = Callable[[str], VideoGraph]
 

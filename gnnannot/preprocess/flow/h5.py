@@ -1,5 +1,7 @@
-"""The seed's per-video optical flow ``.h5`` format (FlowNet2 files of GNN-annot): import
-with strict validation, streaming into the flow store, and export back.
+"""The seed's per-video optical flow ``.h5`` format (FlowNet2 files of GNN-annot): finding
+and reading the files with strict validation, streaming pair by pair (the ``h5`` flow
+estimator of :mod:`gnnannot.preprocess.flow.registry`; writing the format back is
+:func:`gnnannot.store.flow_h5.export_h5`).
 
 One file per video (the seed named them ``flownet2_<seq>.h5``) with datasets::
 
@@ -14,7 +16,7 @@ flows as float16; float16 is accepted on import too, every other dtype is reject
 datasets (the seed's ``offset_yx``, ``orig_vidsize_yx``, ``flow_run_size_yx``) are ignored
 on import and written on export.
 
-Import reads a few frame pairs at a time (aligned to the datasets' HDF5 chunking), so peak
+Reading takes a few frame pairs at a time (aligned to the datasets' HDF5 chunking), so peak
 memory is a small multiple of one pair, not the file size.
 """
 
@@ -28,10 +30,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from gnnannot.atomic import atomic_file
 from gnnannot.errors import DataError
-from gnnannot.flow import FlowPair
-from gnnannot.io.flow_store import FlowVideo, FlowWriter, open_flow
+from gnnannot.types import FlowPair
 
 KEYS = {
     "flows": "forward",
@@ -157,77 +157,8 @@ def iter_h5(
                 )
 
 
-def import_h5(
-    path: str | os.PathLike[str],
-    store: str | os.PathLike[str],
-    seq: str,
-    n_frames: int,
-    height: int,
-    width: int,
-    params: dict[str, Any] | None = None,
-    dtype: str = "quantized",
-    shard_pairs: int = 8,
-    occ_shard_pairs: int = 32,
-    frames_digest: str | None = None,
-) -> FlowVideo:
-    """Import one seed ``.h5`` into group ``seq`` of ``store`` (method "h5"), streaming.
-    Occlusions are taken from the file as they are. Returns the opened group."""
-    path = Path(path)
-    if params is None:
-        params = h5_source_params(path)
-    with FlowWriter(
-        store, seq, n_frames, height, width, "h5", params, shard_pairs=shard_pairs, dtype=dtype,
-        occ_shard_pairs=occ_shard_pairs, frames_digest=frames_digest,
-    ) as writer:
-        for pair in iter_h5(path, n_frames, height, width):
-            writer.write(pair.forward, pair.backward, pair.occ_forward, pair.occ_backward)
-    return open_flow(store, seq)
-
-
 def h5_source_params(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Identity of an ``.h5`` source (name, size, mtime) recorded in the group attrs so a
     changed file is re-imported."""
     st = Path(path).stat()
     return {"source": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def export_h5(
-    flow: FlowVideo | tuple[str | os.PathLike[str], str],
-    path: str | os.PathLike[str],
-    compression: str | None = "gzip",
-    compression_level: int = 1,
-) -> Path:
-    """Write one video's flow (a :class:`FlowVideo` or ``(store, seq)``) to ``path`` in the
-    seed's ``.h5`` format (float32 flows, bool occlusions, chunked per pair), pair by pair,
-    atomically."""
-    fv = flow if isinstance(flow, FlowVideo) else open_flow(*flow)
-    n, (h, w) = fv.n_pairs, fv.shape
-    path = Path(path)
-    opts: dict[str, Any] = {}
-    if compression == "gzip":
-        opts = {"compression": "gzip", "compression_opts": compression_level, "shuffle": True}
-    elif compression is not None:
-        opts = {"compression": compression}
-    with atomic_file(path) as tmp, h5py.File(tmp, "w") as h5:
-        dsets = {
-            "flows": h5.create_dataset(
-                "flows", (n, h, w, 2), dtype="<f4", chunks=(1, h, w, 2), **opts
-            ),
-            "inv_flows": h5.create_dataset(
-                "inv_flows", (n, h, w, 2), dtype="<f4", chunks=(1, h, w, 2), **opts
-            ),
-            "occls": h5.create_dataset("occls", (n, h, w), dtype=bool, chunks=(1, h, w), **opts),
-            "inv_occls": h5.create_dataset(
-                "inv_occls", (n, h, w), dtype=bool, chunks=(1, h, w), **opts
-            ),
-        }
-        h5.create_dataset("offset_yx", data=np.zeros(2, np.float32))
-        h5.create_dataset("orig_vidsize_yx", data=np.array([h, w], np.float32))
-        h5.create_dataset("flow_run_size_yx", data=np.array([h, w], np.float32))
-        h5.attrs["gnnannot_method"] = fv.method
-        for t in range(n):
-            dsets["flows"][t] = fv.forward(t)
-            dsets["inv_flows"][t] = fv.backward(t)
-            dsets["occls"][t] = fv.occ_forward(t)
-            dsets["inv_occls"][t] = fv.occ_backward(t)
-    return path

@@ -1,5 +1,5 @@
-"""Optical flow: the built-in estimator (OpenCV DIS), occlusion by forward splatting and
-forward-backward consistency.
+"""Optical flow: the built-in estimators (OpenCV DIS, Farneback), occlusion by forward
+splatting and forward-backward consistency.
 
 Conventions (shared by the whole project and by the seed's FlowNet2 ``.h5`` files)
 -------------------------------------------------------------------------------
@@ -36,16 +36,13 @@ follows the documented definition "no flow vector lands on the pixel" exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.io.store_guard import locked_store as _locked_store
+from gnnannot.types import FlowPair
 
 DIS_PRESETS: dict[str, int] = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -55,28 +52,14 @@ DIS_PRESETS: dict[str, int] = {
 METHODS = ("dis", "farneback")
 
 
-@dataclass
-class FlowPair:
-    """Flow between frames ``t`` and ``t+1`` (see module docstring for the conventions).
-
-    forward, backward: (H, W, 2) float32 (y, x); occ_forward, occ_backward: (H, W) bool.
-    """
-
-    t: int
-    forward: np.ndarray
-    backward: np.ndarray
-    occ_forward: np.ndarray
-    occ_backward: np.ndarray
-
-
 # --------------------------------------------------------------------------- estimation
 def _check_params(preset: str, scale: float, method: str) -> None:
     if method not in METHODS:
-        raise ConfigError(f"flow method: expected one of {METHODS}, found {method!r}")
+        raise ConfigError(f"flow.method: expected one of {METHODS}, found {method!r}")
     if method == "dis" and preset not in DIS_PRESETS:
-        raise ConfigError(f"flow preset: expected one of {tuple(DIS_PRESETS)}, found {preset!r}")
+        raise ConfigError(f"flow.preset: expected one of {tuple(DIS_PRESETS)}, found {preset!r}")
     if not (0.0 < float(scale) <= 1.0):
-        raise ConfigError(f"flow scale: expected 0 < scale <= 1, found {scale!r}")
+        raise ConfigError(f"flow.scale: expected 0 < scale <= 1, found {scale!r}")
 
 
 @lru_cache(maxsize=8)
@@ -291,131 +274,3 @@ def end_point_error(flow: np.ndarray, truth: np.ndarray, mask: np.ndarray | None
     """Mean Euclidean distance between two (..., 2) flow fields (over ``mask`` if given)."""
     err = np.sqrt(((np.asarray(flow, np.float64) - truth) ** 2).sum(-1))
     return float(err[mask].mean() if mask is not None else err.mean())
-
-
-# --------------------------------------------------------------------------- dataset
-def estimator_params(
-    preset: str = "medium",
-    scale: float = 1.0,
-    method: str = "dis",
-    spread: float = 0.0,
-    exclude_out_of_frame: bool = False,
-    dtype: str = "quantized",
-) -> dict[str, object]:
-    """The params recorded in a store group for the built-in estimator (a change in any of
-    them, or in the OpenCV version, makes the video be recomputed)."""
-    _check_params(preset, scale, method)
-    return {
-        "estimator": method,
-        "preset": preset if method == "dis" else None,
-        "scale": float(scale),
-        "spread": float(spread),
-        "exclude_out_of_frame": bool(exclude_out_of_frame),
-        "dtype": dtype,
-        "opencv": cv2.__version__,
-    }
-
-
-@_locked_store("store")
-def build_flow_store(
-    root: str,
-    store: str,
-    method: str = "dis",
-    preset: str = "medium",
-    scale: float = 1.0,
-    spread: float = 0.0,
-    exclude_out_of_frame: bool = False,
-    h5_dir: str | None = None,
-    dtype: str = "quantized",
-    sequences: list[str] | None = None,
-    prune: bool = True,
-    quiet: bool = False,
-) -> dict[str, list[str]]:
-    """Fill ``store`` with the flow of every video of the DAVIS-layout dataset at ``root``.
-
-    method "dis"/"farneback": compute (``compute_video_flow``); "h5": import the seed's
-    files from ``h5_dir``. Per-video incremental: a complete group whose attrs (method,
-    params, size, frame count, frame content digest, code version) match is kept; others
-    are (re)computed, written atomically
-    per group. With ``prune`` groups of videos not in the dataset are deleted.
-    Returns ``{"computed": [...], "kept": [...], "removed": [...]}``.
-    """
-    from gnnannot.data import davis
-    from gnnannot.io import flow_store
-
-    if method not in ("dis", "farneback", "h5"):
-        raise ConfigError(f"flow method: expected dis, farneback or h5, found {method!r}")
-    if method == "h5" and not h5_dir:
-        raise ConfigError("flow method h5 needs flow.h5_dir (folder of the .h5 files)")
-    all_seqs = davis.list_sequences(root)
-    seqs = all_seqs if sequences is None else list(sequences)
-    missing = sorted(set(seqs) - set(all_seqs))
-    if missing:
-        raise DataError(f"{root}: sequences not in the dataset: {missing}")
-    from gnnannot.io.graph_store import files_digest
-
-    created = not Path(store).exists()
-    try:
-        return _fill_flow_store(root, store, method, preset, scale, spread,
-                                exclude_out_of_frame, h5_dir, dtype, seqs, all_seqs, prune,
-                                quiet, files_digest)  # fmt: skip
-    except BaseException:
-        if created and not flow_store.list_videos(store, complete_only=False):
-            import shutil
-
-            shutil.rmtree(store, ignore_errors=True)  # a failed first run leaves nothing
-        raise
-
-
-def _fill_flow_store(
-    root: str, store: str, method: str, preset: str, scale: float, spread: float,
-    exclude_out_of_frame: bool, h5_dir: str | None, dtype: str, seqs: list[str],
-    all_seqs: list[str], prune: bool, quiet: bool, files_digest: Any,
-) -> dict[str, list[str]]:  # fmt: skip
-    from gnnannot.data import davis
-    from gnnannot.io import flow_h5, flow_store
-    from gnnannot.progress import log, track
-
-    flow_store.ensure_store(store)
-    flow_store.clean_temporaries(store)
-    removed: list[str] = []
-    if prune:
-        for name in flow_store.list_videos(store, complete_only=False):
-            if name not in all_seqs:
-                flow_store.remove_video(store, name)
-                removed.append(name)
-    computed: list[str] = []
-    kept: list[str] = []
-    for seq in track(seqs, "flow videos", quiet=quiet):
-        paths = davis.frame_paths(root, seq)
-        height, width = davis.read_image(paths[0]).shape[:2]
-        n_frames = len(paths)
-        if method == "h5":
-            assert h5_dir is not None
-            src = flow_h5.find_h5(h5_dir, seq)
-            params: dict[str, object] = {**flow_h5.h5_source_params(src), "dtype": dtype}
-        else:
-            params = estimator_params(preset, scale, method, spread, exclude_out_of_frame, dtype)
-        digest = files_digest(paths)  # frame content: a changed frame recomputes the flow
-        key = dict(method=method, params=params, n_frames=n_frames, height=height, width=width,
-                   frames_digest=digest)  # fmt: skip
-        if flow_store.is_up_to_date(store, seq, **key):  # type: ignore[arg-type]
-            kept.append(seq)
-            continue
-        if method == "h5":
-            flow_h5.import_h5(src, store, seq, n_frames, height, width, params, dtype=dtype,
-                              frames_digest=digest)  # fmt: skip
-        else:
-            with flow_store.FlowWriter(
-                store, seq, n_frames, height, width, method, params, dtype=dtype,
-                frames_digest=digest,
-            ) as writer:
-                pairs = compute_video_flow(
-                    davis.iter_frames(root, seq), preset, scale, method, spread,
-                    exclude_out_of_frame,
-                )
-                for pair in pairs:
-                    writer.write(pair.forward, pair.backward, pair.occ_forward, pair.occ_backward)
-        computed.append(seq)
-    log(f"flow: {len(computed)} computed, {len(kept)} up to date, {len(removed)} removed", quiet)
-    return {"computed": computed, "kept": kept, "removed": removed}

@@ -34,10 +34,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gnnannot.annotate.video_io import VideoSource, working_size
 from gnnannot.atomic import write_json
+from gnnannot.data.video_io import VideoSource, working_size
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.superpixels import SuperpixelParams
+from gnnannot.preprocess.superpixels import SuperpixelParams
 
 __all__ = ["CACHE_ENV", "SEQUENCE", "PrepParams", "PreparedVideo", "cache_root", "prepare"]
 
@@ -91,7 +91,7 @@ class PrepParams:
         d = asdict(self)
         d["superpixels"] = self.superpixels.to_dict()
         if self.cnn_weights:
-            from gnnannot.io.graph_store import files_digest
+            from gnnannot.store.base import files_digest
 
             d["cnn_weights"] = files_digest([self.cnn_weights])
         return d
@@ -132,11 +132,11 @@ def code_versions() -> dict[str, Any]:
     from gnnannot import __version__
 
     out: dict[str, Any] = {"gnnannot": __version__, "cache": CACHE_VERSION}
-    for mod, name in (("gnnannot.superpixels", "STAGE_VERSION"),
-                      ("gnnannot.features", "STAGE_VERSION"),
-                      ("gnnannot.graph", "STAGE_VERSION"),
-                      ("gnnannot.io.flow_store", "FORMAT_VERSION"),
-                      ("gnnannot.io.graph_store", "FORMAT_VERSION")):  # fmt: skip
+    for mod, name in (("gnnannot.pipeline.superpixels", "STAGE_VERSION"),
+                      ("gnnannot.pipeline.features", "STAGE_VERSION"),
+                      ("gnnannot.pipeline.graphs", "STAGE_VERSION"),
+                      ("gnnannot.store.flow", "FORMAT_VERSION"),
+                      ("gnnannot.store.base", "FORMAT_VERSION")):  # fmt: skip
         out[mod] = getattr(importlib.import_module(mod), name, None)
     return out
 
@@ -215,11 +215,11 @@ def prepare(
     quiet: bool = True,
 ) -> PreparedVideo:
     """Preprocess ``video`` into the cache (or find it there) and return where it is."""
-    from gnnannot.features import build_feature_store
-    from gnnannot.flow import build_flow_store
-    from gnnannot.graph import build_graph_store
+    from gnnannot.pipeline.features import build_feature_store
+    from gnnannot.pipeline.flow import build_flow_store
+    from gnnannot.pipeline.graphs import build_graph_store
+    from gnnannot.pipeline.superpixels import build_superpixel_store
     from gnnannot.progress import log
-    from gnnannot.superpixels import build_superpixel_store
 
     p = params or PrepParams()
     folder = cache_root(root) / cache_key(video, p)

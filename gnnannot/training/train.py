@@ -43,8 +43,6 @@ import torch.nn.functional as F  # noqa: N812
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.graph import VideoGraph
-from gnnannot.graph_clip import clip_graph
 from gnnannot.ivos.metrics import batched_jaccard
 from gnnannot.ivos.robot import ScribbleRobot, select_frame
 from gnnannot.methods.gnn import (
@@ -58,16 +56,22 @@ from gnnannot.methods.gnn import (
 from gnnannot.model.checkpoint import save_checkpoint
 from gnnannot.model.net import GNNAnnot
 from gnnannot.progress import log, make_progress
+from gnnannot.training.clip import clip_graph
+from gnnannot.types import VideoGraph
 
 
 @dataclass
 class TrainConfig:
-    """Training hyper-parameters (the ``train`` section of params.yaml)."""
+    """Training hyper-parameters: the ``train`` section of params.yaml, whose values are
+    these defaults (``tests/test_params.py`` checks that they agree). ``model`` overrides
+    the architecture defaults of :class:`gnnannot.model.net.GNNAnnot`."""
 
-    rounds: int = 3
-    epochs: int = 2
+    device: str = "cpu"  # cpu | cuda
+    val_videos: int = 2  # the last N videos of the train split validate (model selection)
+    rounds: int = 1
+    epochs: int = 3
     clip_frames: int = 0
-    interactions: int = 8
+    interactions: int = 4
     val_interactions: int = 8
     lr: float = 3e-3
     lr_factor: float = 0.6
@@ -77,13 +81,15 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     rw_beta: float = 4.0
-    rw: dict[str, Any] = field(default_factory=dict)  # random-walker input options
+    rw: dict[str, Any] = field(default_factory=lambda: {  # random-walker input options
+        "flow_scale": 50.0, "flow_overlap": True, "prior_weight": 0.005,
+        "soft_seed_weight": 1.0})  # fmt: skip
     decay: float = 0.9
     jaccard_weight: float = 1.0
     bce_weight: float = 1.0
-    model: dict[str, Any] = field(
-        default_factory=lambda: {"hidden": 20, "n_layers": 12, "dropout": 0.1}
-    )
+    model: dict[str, Any] = field(default_factory=lambda: {
+        "hidden": 16, "n_layers": 6, "dropout": 0.0, "batch_norm": False, "graph_norm": False,
+        "prior_features": ["rw_prob", "rw_bg_prob"], "prior_scale": 10.0})  # fmt: skip
 
     def __post_init__(self) -> None:
         for name in ("rounds", "epochs", "interactions", "val_interactions"):
@@ -252,7 +258,7 @@ class SessionRecord:
     x_dyn: list[torch.Tensor]
 
 
-def run_session(
+def play_training_session(
     model: GNNAnnot,
     item: VideoItem,
     scribble: dict[str, Any],
@@ -295,7 +301,7 @@ def evaluate(model: GNNAnnot, items: Sequence[VideoItem], n_interactions: int,
     video (its first dataset scribble), the model in eval mode."""
     robot = robot or ScribbleRobot()
     with torch.no_grad():
-        return np.asarray([run_session(model, it, first_scribble(it), n_interactions,
+        return np.asarray([play_training_session(model, it, first_scribble(it), n_interactions,
                                        robot).js for it in items], dtype=np.float64)
 
 
@@ -385,7 +391,8 @@ def train_model(
                     if (start, stop) != (0, item.gt.shape[0]):
                         item = clip_item(item, start, stop, cfg, device)
                         sc = clip_scribble(sc, start, stop, item.seq)
-                    rec = run_session(model, item, sc, cfg.interactions, robot, record=True)
+                    rec = play_training_session(model, item, sc, cfg.interactions, robot,
+                                                record=True)
                     cache += [(item, x) for x in rec.x_dyn]
                     train_js.append(float(np.mean(rec.js)))
                     progress.advance(task)

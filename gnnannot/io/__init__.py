@@ -1,1 +1,0 @@
-"""Storage formats: palette PNG masks, flow .h5 files, zarr caches."""

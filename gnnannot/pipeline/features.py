@@ -1,0 +1,132 @@
+"""The features stage: per-superpixel constant node features and appearance descriptors
+(:mod:`gnnannot.preprocess.features`, :mod:`gnnannot.preprocess.descriptors`) of every
+video into a features store (:mod:`gnnannot.store.features`). Per-video incremental:
+groups whose fingerprint (descriptor, dtype, superpixels and flow) matches are kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnnannot.data import davis
+from gnnannot.errors import ConfigError, DataError
+from gnnannot.pipeline.executor import Executor
+from gnnannot.pipeline.runner import (
+    ExecutorConfig,
+    VideoTask,
+    dataset_sequences,
+    flow_fingerprint,
+    run_videos,
+)
+from gnnannot.preprocess.descriptors import Descriptor
+from gnnannot.preprocess.features import NODE_FEATURE_NAMES, video_features
+from gnnannot.preprocess.flow.frames import FrameFlows
+from gnnannot.store.base import files_digest, fingerprint, is_up_to_date
+from gnnannot.store.features import write_features
+from gnnannot.store.flow import open_flow
+from gnnannot.store.superpixels import open_superpixels
+
+__all__ = ["FeatureConfig", "build_feature_store", "descriptor_config", "feature_job"]
+
+STAGE_VERSION = 1
+DTYPES = ("float16", "float32")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """The ``features`` section of params.yaml (its defaults are these)."""
+
+    descriptor: str = "colour"  # colour | cnn (cnn needs cnn_weights)
+    cnn_weights: str = ""  # a local MobileNetV2 state dict (torchvision layout)
+    cnn_layer: int = 14
+    dtype: str = "float16"  # float16 | float32
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"features.dtype must be float16 or float32, found {self.dtype!r}")
+        if self.descriptor not in ("colour", "cnn"):
+            raise ConfigError(f"features.descriptor must be 'colour' or 'cnn', found "
+                              f"{self.descriptor!r}")  # fmt: skip
+
+
+def descriptor_config(kind: str, cnn_weights: str | None, cnn_layer: int) -> dict[str, Any]:
+    """JSON-able descriptor settings for fingerprints (the weights file by content)."""
+    cfg: dict[str, Any] = {"kind": kind}
+    if kind == "cnn":
+        if not cnn_weights or not Path(cnn_weights).is_file():
+            raise ConfigError(f"features.cnn_weights: weights file {cnn_weights!r} not found")
+        cfg.update(weights=files_digest([cnn_weights]), layer=cnn_layer)
+    return cfg
+
+
+def feature_job(
+    root: str, seq: str, store: str, sp_store: str, flow_store: str | None,
+    desc: dict[str, Any], dtype: str, fp: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Compute and write the features of one video (a :func:`run_videos` job)."""
+    spv = open_superpixels(sp_store, seq)
+    flows = FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
+    descriptor = Descriptor(desc["kind"], desc.get("weights_path"), desc.get("layer", 14))
+    paths = davis.frame_paths(root, seq)
+    if len(paths) != spv.n_frames:
+        raise DataError(f"{sp_store}/{seq}: {spv.n_frames} label frames, {len(paths)} images")
+    counts = np.diff(spv.offsets)
+    frames = (davis.read_image(p) for p in paths)
+    # one frame at a time: memory stays bounded on long videos
+    labels = (spv.local(t) for t in range(spv.n_frames))
+    f, d, cnt = video_features(frames, labels, counts, flows, descriptor)
+    attrs = {
+        "fingerprint": fp,
+        "superpixels_fingerprint": spv.fingerprint,
+        "feature_names": list(NODE_FEATURE_NAMES),
+        "descriptor": desc["kind"],
+        "descriptor_names": list(descriptor.names),
+        "n_frames": spv.n_frames,
+    }
+    write_features(store, seq, f, d, cnt, spv.offsets, attrs, dtype)
+    return {"seq": seq, "n_nodes": int(f.shape[0])}
+
+
+def build_feature_store(
+    root: str,
+    store: str,
+    sp_store: str,
+    flow_store: str | None,
+    config: FeatureConfig | None = None,
+    *,
+    sequences: list[str] | None = None,
+    executor: Executor | None = None,
+    quiet: bool = False,
+    **options: Any,
+) -> dict[str, list[str]]:
+    """Features of every video (default: the train and val splits of ``root``) into
+    ``store``; groups of other videos are removed when ``sequences`` is None.
+    config: the stage's :class:`FeatureConfig` (or its fields as keyword ``options``);
+    executor: where the videos run (default: serially in this process; the stage passes
+    its config's; the cnn descriptor always runs serially: torch uses its own threads).
+    Returns ``{"computed", "kept", "removed"}``."""
+    cfg = replace(config or FeatureConfig(), **options)
+    weights = cfg.cnn_weights or None
+    desc = descriptor_config(cfg.descriptor, weights, cfg.cnn_layer)
+    if cfg.descriptor == "cnn":
+        Descriptor("cnn", weights, cfg.cnn_layer)  # fail early on a bad weights file
+        executor = None
+    seqs = dataset_sequences(root) if sequences is None else list(sequences)
+
+    def plan(seq: str) -> VideoTask:
+        spv = open_superpixels(sp_store, seq)
+        fp = fingerprint("features", STAGE_VERSION, desc, cfg.dtype, spv.fingerprint,
+                         flow_fingerprint(flow_store, seq))  # fmt: skip
+        d = {**desc, "weights_path": weights, "layer": cfg.cnn_layer}
+        return VideoTask(seq, fp, (root, seq, store, sp_store, flow_store, d, cfg.dtype, fp),
+                         spv.n_frames)  # fmt: skip
+
+    return run_videos(
+        store, name="features", kind="features", sequences=seqs, plan=plan, job=feature_job,
+        up_to_date=is_up_to_date, keep=seqs if sequences is None else None,
+        executor=executor, quiet=quiet,
+    )  # fmt: skip

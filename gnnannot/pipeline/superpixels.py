@@ -1,0 +1,108 @@
+"""The superpixels stage: per-video superpixel label volumes (fast SLIC refined at image
+and motion edges, :mod:`gnnannot.preprocess.superpixels`) of every video into a
+superpixels store (:mod:`gnnannot.store.superpixels`). Per-video incremental: groups
+whose fingerprint (params, frame files, flow attrs, SLIC backend) matches are kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gnnannot.data import davis
+from gnnannot.errors import DataError
+from gnnannot.pipeline.executor import Executor
+from gnnannot.pipeline.runner import (
+    ExecutorConfig,
+    VideoTask,
+    dataset_sequences,
+    flow_fingerprint,
+    run_videos,
+)
+from gnnannot.preprocess.flow.frames import FrameFlows
+from gnnannot.preprocess.superpixels import SuperpixelParams, segment_video, slic_backend
+from gnnannot.store.base import files_digest, fingerprint, is_up_to_date
+from gnnannot.store.flow import open_flow
+from gnnannot.store.superpixels import SuperpixelWriter
+
+__all__ = ["SuperpixelStageConfig", "build_superpixel_store", "superpixel_fingerprint",
+           "superpixel_job"]
+
+STAGE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SuperpixelStageConfig(SuperpixelParams):
+    """The ``superpixels`` section of params.yaml: the segmentation parameters
+    (:class:`gnnannot.preprocess.superpixels.SuperpixelParams`) and the executor."""
+
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+    def params(self) -> SuperpixelParams:
+        """The segmentation parameters alone (what the fingerprint records)."""
+        d = self.to_dict()
+        d.pop("executor")
+        return SuperpixelParams(**d)
+
+
+def superpixel_fingerprint(
+    params: SuperpixelParams, frames_digest: str, flow_fp: str | None
+) -> str:
+    # the SLIC backend changes the segments: switching it recomputes the stored videos
+    return fingerprint("superpixels", STAGE_VERSION, params.to_dict(), frames_digest, flow_fp,
+                       slic_backend())
+
+
+def superpixel_job(
+    root: str, seq: str, store: str, flow_store: str | None, params: dict[str, Any], fp: str
+) -> dict[str, Any]:
+    """Compute and write the superpixels of one video (a :func:`run_videos` job)."""
+    p = SuperpixelParams.from_dict(params)
+    paths = davis.frame_paths(root, seq)
+    first = davis.read_image(paths[0])
+    h, w = first.shape[:2]
+    fv = FrameFlows(open_flow(flow_store, seq) if flow_store else None, len(paths))
+    attrs = {"fingerprint": fp, "params": p.to_dict(), "backend": slic_backend()}
+    frames = (davis.read_image(q) for q in paths)
+    pairs = ((fv.fwd(t), fv.bwd(t)) for t in range(len(paths)))
+    with SuperpixelWriter(store, seq, len(paths), h, w, attrs) as wr:
+        for labels in segment_video(frames, p, pairs):
+            if labels.shape != (h, w):
+                raise DataError(f"{root}/{seq}: frames differ in size ({labels.shape})")
+            wr.write(labels, int(labels.max()) + 1)
+    return {"seq": seq, "n_frames": len(paths), "n_nodes": int(sum(wr.counts))}
+
+
+def _import_skimage_measure() -> None:
+    import skimage.measure  # noqa: F401 - once here, not in every (forked) worker
+
+
+def build_superpixel_store(
+    root: str,
+    store: str,
+    flow_store: str | None,
+    params: SuperpixelParams | None = None,
+    sequences: list[str] | None = None,
+    *,
+    executor: Executor | None = None,
+    quiet: bool = False,
+) -> dict[str, list[str]]:
+    """Superpixels of every video (default: the train and val splits of ``root``) into
+    ``store``; groups of other videos are removed when ``sequences`` is None.
+    params: a :class:`SuperpixelParams` (or the stage's :class:`SuperpixelStageConfig`);
+    executor: where the videos run (default: serially in this process; the stage passes
+    its config's). Returns ``{"computed", "kept", "removed"}``."""
+    params = params or SuperpixelParams()
+    if isinstance(params, SuperpixelStageConfig):
+        params = params.params()
+    seqs = dataset_sequences(root) if sequences is None else list(sequences)
+
+    def plan(seq: str) -> VideoTask:
+        paths = davis.frame_paths(root, seq)
+        fp = superpixel_fingerprint(params, files_digest(paths), flow_fingerprint(flow_store, seq))
+        return VideoTask(seq, fp, (root, seq, store, flow_store, params.to_dict(), fp), len(paths))
+
+    return run_videos(
+        store, name="superpixels", kind="superpixels", sequences=seqs, plan=plan,
+        job=superpixel_job, up_to_date=is_up_to_date, keep=seqs if sequences is None else None,
+        executor=executor, quiet=quiet, before_jobs=_import_skimage_measure,
+    )  # fmt: skip
