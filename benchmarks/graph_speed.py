@@ -2,7 +2,7 @@
 
 Builds a temporary DAVIS-layout dataset of synthetic val videos (gnnannot.data.synthetic),
 their DIS flow store (not timed: that is the flow stage), then runs the three stage
-drivers as the pipeline does (``workers`` processes, I/O included) and reports:
+drivers as the pipeline does (a process executor of ``workers``, I/O included) and reports:
 
 * frames/s of superpixels, features, graphs and all three together, and the CPU time per
   frame;
@@ -44,11 +44,9 @@ Usage: ``python benchmarks/graph_speed.py [--videos 4] [--frames 24] [--workers 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +74,23 @@ def _timed_job(fn: Any, *args: Any) -> tuple[Any, tuple[float, float, float]]:
     return out, (t0, time.time(), time.process_time() - c0)
 
 
-@contextlib.contextmanager
-def _job_timing(gs: Any, spans: list[tuple[float, float, float]]) -> Iterator[None]:
-    """Wrap every job the stage drivers give ``gs.map_videos`` in :func:`_timed_job` and
-    collect the spans (the drivers look ``map_videos`` up at call time)."""
-    orig = gs.map_videos
+class _TimedExecutor:
+    """The stage's process executor with every job wrapped in :func:`_timed_job`; the
+    spans of each run are appended to ``spans``."""
 
-    def timed(fn: Any, jobs: list[tuple[Any, ...]], *a: Any, **kw: Any) -> list[Any]:
-        res = orig(_timed_job, [(fn, *job) for job in jobs], *a, **kw)
-        spans.extend(r[1] for r in res)
+    name = "timed-process"
+
+    def __init__(self, workers: int, spans: list[tuple[float, float, float]]) -> None:
+        from gnnannot.pipeline.executor import ProcessExecutor
+
+        self.inner = ProcessExecutor(workers)
+        self.workers = self.inner.workers
+        self.spans = spans
+
+    def run(self, fn: Any, jobs: Any, **kw: Any) -> list[Any]:
+        res = self.inner.run(_timed_job, [(fn, *job) for job in jobs], **kw)
+        self.spans.extend(r[1] for r in res)
         return [r[0] for r in res]
-
-    gs.map_videos = timed
-    try:
-        yield
-    finally:
-        gs.map_videos = orig
 
 
 def _slic_timings(
@@ -141,7 +140,6 @@ def main() -> None:
 
     from gnnannot.data import davis
     from gnnannot.data.synthetic import make_video, video_names
-    from gnnannot.io import graph_store as gs
     from gnnannot.pipeline.features import build_feature_store
     from gnnannot.pipeline.graphs import build_graph_store
     from gnnannot.pipeline.superpixels import build_superpixel_store
@@ -157,6 +155,7 @@ def main() -> None:
     )
     from gnnannot.progress import log, track
     from gnnannot.store.flow import FlowWriter
+    from gnnannot.store.graphs import open_graph
 
     use_slic_backend(None if args.slic_backend == "auto" else args.slic_backend)
     import scipy.sparse  # noqa: F401 - lazily imported by the stages: not part of the timing
@@ -189,19 +188,18 @@ def main() -> None:
         cpu: dict[str, float] = {}
         loads: dict[str, list[float]] = {"before": [round(x, 2) for x in load_before]}
         stages = {
-            "superpixels": lambda: build_superpixel_store(
-                str(root), sp, fl, params, names, args.workers, args.quiet),
-            "features": lambda: build_feature_store(
-                str(root), ft, sp, fl, sequences=names, workers=args.workers, quiet=args.quiet),
-            "graphs": lambda: build_graph_store(
-                gr, sp, ft, fl, names, workers=args.workers, quiet=args.quiet),
+            "superpixels": lambda ex: build_superpixel_store(
+                str(root), sp, fl, params, names, executor=ex, quiet=args.quiet),
+            "features": lambda ex: build_feature_store(
+                str(root), ft, sp, fl, sequences=names, executor=ex, quiet=args.quiet),
+            "graphs": lambda ex: build_graph_store(
+                gr, sp, ft, fl, names, executor=ex, quiet=args.quiet),
         }  # fmt: skip
         occupancy: dict[str, dict[str, float]] = {}
         for key, run in stages.items():
             spans: list[tuple[float, float, float]] = []
             c0, t0 = _cpu_s(), time.perf_counter()
-            with _job_timing(gs, spans):
-                run()
+            run(_TimedExecutor(args.workers, spans))
             times[key] = time.perf_counter() - t0
             cpu[key] = _cpu_s() - c0
             loads[f"after_{key}"] = [round(x, 2) for x in os.getloadavg()]
@@ -226,7 +224,7 @@ def main() -> None:
 
         j_dis, j_exact, nodes, edges = [], [], [], []
         for name in track(names, "oracle J", quiet=args.quiet):
-            g = gs.open_graph(gr, name)
+            g = open_graph(gr, name)
             masks, fw, bw = exact[name]
             j_dis.append(oracle_j(g, masks))
             nodes.append(g.n_nodes / g.n_frames)

@@ -1,4 +1,4 @@
-"""Pixel refinement (gnnannot.refine): J and F with and without it, and its latency.
+"""Pixel refinement (gnnannot.methods.refine): J and F with and without it, and its latency.
 
 (a) The superpixel oracle (majority ground truth of every superpixel: the ceiling of any
     method that labels whole superpixels) on every frame of every sequence, raw and

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gnnannot.errors import GnnAnnotError
+
 
 def _tmp_sibling(final: Path) -> Path:
     return final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -62,8 +64,6 @@ def clean_dead_siblings(final: str | os.PathLike[str]) -> list[str]:
 def _without_tmp(exc: BaseException, tmp: Path, final: Path) -> BaseException | None:
     """A copy of a gnnannot error whose message names ``final`` instead of the internal
     temporary path ``tmp`` (None when there is nothing to rewrite)."""
-    from gnnannot.errors import GnnAnnotError
-
     msg = str(exc)
     if not isinstance(exc, GnnAnnotError) or str(tmp) not in msg:
         return None

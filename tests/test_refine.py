@@ -1,4 +1,4 @@
-"""Pixel refinement (gnnannot.refine): the guided filter against a brute-force per-window
+"""Pixel refinement (gnnannot.methods.refine): the guided filter against a brute-force per-window
 ridge regression, hand-built superpixels straddling an edge, the band, scribbled pixels
 always keeping their label (alone and through a whole interactive session)."""
 

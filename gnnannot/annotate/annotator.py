@@ -6,7 +6,7 @@
 >>> masks[40].shape                              # (H, W) uint8 ids at the original size
 
 The video is preprocessed once (working-resolution frames, optical flow, superpixels,
-features, graph) into a per-video cache (:mod:`gnnannot.annotate.cache`); a session
+features, graph) into a per-video cache (:mod:`gnnannot.pipeline.video_cache`); a session
 method (:func:`gnnannot.methods.registry.make_method`) labels the superpixel graph from
 all scribbles so far. Results are :class:`Masks`: frames are rasterised from the node
 labels and resized to the original size only when asked for, so a long video never holds
@@ -148,8 +148,8 @@ class Annotator:
             shortcut for ``PrepParams(work_height=...)``.
         cache_dir: cache root (default ``$GNNANNOT_CACHE`` or ``~/.cache/gnnannot``).
         device: torch device for the GNN.
-        refine: pixel-level refinement of the masks (:mod:`gnnannot.refine`): True/None
-            (on, the defaults), False (off), a dict of :class:`gnnannot.refine.RefineParams`
+        refine: pixel-level refinement of the masks (:mod:`gnnannot.methods.refine`): True/None
+            (on, the defaults), False (off), a dict of :class:`gnnannot.methods.refine.RefineParams`
             fields or one.
         quiet: no progress output.
     """

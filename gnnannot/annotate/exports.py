@@ -35,6 +35,7 @@ import numpy as np
 from gnnannot.annotate import rle
 from gnnannot.atomic import atomic_dir
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.progress import track
 from gnnannot.store.palette import PALETTE, write_palette_png
 
 __all__ = ["OverlayWriter", "check_out", "export_masks", "is_previous_export", "overlay_frame",
@@ -156,8 +157,6 @@ def export_masks(
     video frame into ``out`` atomically (``out`` is replaced only on success).
     ``frames``: the original RGB frames in order (for the overlay; may be empty when
     ``overlay`` is False). ``overwrite``/``inputs``: see :func:`check_out`. Returns ``out``."""
-    from gnnannot.progress import track
-
     out = Path(out)
     check_out(out, overwrite=overwrite, inputs=inputs)
     n = len(frame_names)

@@ -31,6 +31,6 @@ def refine_option() -> Any:
     """``--refine/--no-refine``: pixel-level refinement of the masks."""
     return typer.Option(
         True, "--refine/--no-refine",
-        help="Refine the masks at pixel level near object boundaries (gnnannot.refine); "
+        help="Refine the masks at pixel level near object boundaries (gnnannot.methods.refine); "
         "scribbled pixels always keep their label.",
     )

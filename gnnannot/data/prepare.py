@@ -11,6 +11,8 @@ from gnnannot.atomic import atomic_dir
 from gnnannot.data.validate import SequenceInfo, validate_dataset
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.progress import log
+from gnnannot.data.synthetic import generate_dataset
+from gnnannot.data.download import fetch_davis2017
 
 SOURCES = ("synthetic", "davis2017", "local")
 _SYNTHETIC_KEYS = {
@@ -53,8 +55,6 @@ def prepare_dataset(
     """
     root = Path(root)
     if source == "synthetic":
-        from gnnannot.data.synthetic import generate_dataset
-
         opts = dict(synthetic or {})
         unknown = set(opts) - _SYNTHETIC_KEYS
         if unknown:
@@ -66,8 +66,6 @@ def prepare_dataset(
             generate_dataset(tmp, seed=seed, quiet=quiet, **opts)
             infos = validate_dataset(tmp, require_scribbles=("val",))
     elif source == "davis2017":
-        from gnnannot.data.download import fetch_davis2017
-
         opts = dict(davis2017 or {})
         cache_dir = Path(opts.pop("cache_dir", "data/downloads"))
         fetch_davis2017(root, cache_dir=cache_dir, quiet=quiet, **opts)

@@ -59,6 +59,7 @@ from gnnannot.data.davis import (
 from gnnannot.data.numerics import portable_numerics
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.progress import track
+from gnnannot.atomic import atomic_file
 
 __all__ = [
     "GENERATOR_VERSION", "SyntheticVideo", "generate_dataset", "load_flow", "make_scribble",
@@ -635,8 +636,6 @@ def generate_dataset(
 
 def save_flow(path: str | os.PathLike[str], forward: np.ndarray, backward: np.ndarray) -> None:
     """Write true flows ``(T-1, H, W, 2) float32`` (y, x) to a compressed ``.npz``."""
-    from gnnannot.atomic import atomic_file
-
     with atomic_file(Path(path)) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, forward=forward, backward=backward)
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.ivos.summary import reconstruct_scores
 
 __all__ = [
     "BOOTSTRAP_DEFAULTS",
@@ -100,8 +101,6 @@ def object_scores(
     """Per (interaction, sequence, scribble_idx, object_id): mean J, F and J&F over frames
     (a DataFrame with those four index levels and columns jaccard, contour, j_and_f),
     missing interactions filled as in the official summary."""
-    from gnnannot.ivos.summary import reconstruct_scores
-
     return reconstruct_scores(report, samples, max_interactions)[list(SCORE_COLUMNS.values())]
 
 

@@ -13,7 +13,7 @@ configuration) the network adds its output to ``a * (rw_prob - rw_bg_prob)``
 learns where to correct it.
 
 :class:`GraphInputs` holds a video's tensors, :class:`InteractionState` one session's
-dynamic state; training (:mod:`gnnannot.train`) and inference (:class:`GNNMethod`) share
+dynamic state; training (:mod:`gnnannot.training.train`) and inference (:class:`GNNMethod`) share
 both.
 """
 
@@ -38,7 +38,7 @@ from gnnannot.types import VideoGraph
 DYNAMIC_INPUT_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
 #: How constant features are presented to the network (stored in checkpoints as
 #: ``extra["feature_view"]``): pixel-measured columns rescaled by
-#: :func:`gnnannot.features.scale_free_node_features` / ``scale_free_edge_features``.
+#: :func:`gnnannot.preprocess.features.scale_free_node_features` / ``scale_free_edge_features``.
 FEATURE_VIEW = "scale_free_v1"
 
 

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from gnnannot.errors import GnnAnnotError
+from gnnannot.progress import make_progress
 
 
 class JobFailed(GnnAnnotError):
@@ -88,8 +89,6 @@ class SerialExecutor:
         self.workers = 1
 
     def run(self, fn, jobs, *, description, quiet=False, sizes=None, labels=None):
-        from gnnannot.progress import make_progress
-
         names = _labels(jobs, labels)
         results: list[Any] = [None] * len(jobs)
         with make_progress(quiet) as progress:
@@ -176,8 +175,6 @@ class ProcessExecutor:
 
     def run(self, fn, jobs, *, description, quiet=False, sizes=None, labels=None):
         from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from gnnannot.progress import make_progress
 
         workers = max(1, min(self.workers, len(jobs)))
         if workers == 1:

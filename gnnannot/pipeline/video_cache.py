@@ -34,10 +34,19 @@ from typing import Any
 import cv2
 import numpy as np
 
+from gnnannot import __version__
 from gnnannot.atomic import write_json
+from gnnannot.data import davis
+from gnnannot.data.davis import read_image
 from gnnannot.data.video_io import VideoSource, working_size
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.pipeline.features import build_feature_store
+from gnnannot.pipeline.flow import build_flow_store
+from gnnannot.pipeline.graphs import build_graph_store
+from gnnannot.pipeline.superpixels import build_superpixel_store
 from gnnannot.preprocess.superpixels import SuperpixelParams
+from gnnannot.progress import log, track
+from gnnannot.store.base import files_digest
 
 __all__ = ["CACHE_ENV", "SEQUENCE", "PrepParams", "PreparedVideo", "cache_root", "prepare"]
 
@@ -91,8 +100,6 @@ class PrepParams:
         d = asdict(self)
         d["superpixels"] = self.superpixels.to_dict()
         if self.cnn_weights:
-            from gnnannot.store.base import files_digest
-
             d["cnn_weights"] = files_digest([self.cnn_weights])
         return d
 
@@ -128,8 +135,6 @@ def code_versions() -> dict[str, Any]:
     """Versions of the code that fills the cache (package, stage and store formats): a
     change makes a new cache entry instead of reusing one built by other code."""
     import importlib
-
-    from gnnannot import __version__
 
     out: dict[str, Any] = {"gnnannot": __version__, "cache": CACHE_VERSION}
     for mod, name in (("gnnannot.pipeline.superpixels", "STAGE_VERSION"),
@@ -177,9 +182,6 @@ def _from_meta(folder: Path, meta: dict[str, Any], seconds: float, cached: bool)
 
 def _write_frames(video: VideoSource, root: Path, size: tuple[int, int], quality: int,
                   quiet: bool) -> None:  # fmt: skip
-    from gnnannot.data import davis
-    from gnnannot.progress import track
-
     h, w = size
     folder = davis.images_dir(root, SEQUENCE)
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,9 +199,6 @@ def _write_frames(video: VideoSource, root: Path, size: tuple[int, int], quality
 
 def _encode_frames(video: VideoSource, folder: Path, size: tuple[int, int], quality: int,
                    quiet: bool) -> None:  # fmt: skip
-    from gnnannot.data import davis
-    from gnnannot.progress import track
-
     h, w = size
     for t, frame in track(enumerate(video.frames()), "frames", total=video.n_frames,
                           quiet=quiet):  # fmt: skip
@@ -215,12 +214,6 @@ def prepare(
     quiet: bool = True,
 ) -> PreparedVideo:
     """Preprocess ``video`` into the cache (or find it there) and return where it is."""
-    from gnnannot.pipeline.features import build_feature_store
-    from gnnannot.pipeline.flow import build_flow_store
-    from gnnannot.pipeline.graphs import build_graph_store
-    from gnnannot.pipeline.superpixels import build_superpixel_store
-    from gnnannot.progress import log
-
     p = params or PrepParams()
     folder = cache_root(root) / cache_key(video, p)
     with _locked(folder):
@@ -275,8 +268,6 @@ class CachedFrames:
         return self.shape[0]
 
     def __getitem__(self, t: int) -> np.ndarray:
-        from gnnannot.data.davis import read_image
-
         if not isinstance(t, int | np.integer):
             return np.asarray(self)[t]
         t = int(t)

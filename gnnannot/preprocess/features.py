@@ -444,7 +444,7 @@ def scale_free_edge_features(
     n_nodes: int,
     n_frames: int,
 ) -> np.ndarray:
-    """The edge features (:data:`gnnannot.graph.EDGE_FEATURE_NAMES`) made scale-free like
+    """The edge features (:data:`gnnannot.preprocess.graph.EDGE_FEATURE_NAMES`) made scale-free like
     :func:`scale_free_node_features`: the flow magnitudes ``fwd_min_mag, bwd_min_mag``
     (pixels) are divided by the image diagonal and ``log_contact = log(1 + c)`` (``c``
     boundary pixels) becomes ``log(1 + c / s)`` with ``s = sqrt(H W T / N)`` the video's

@@ -158,7 +158,7 @@ def edge_features(
     """Constant edge features (E, 13) float32 in ``EDGE_FEATURE_NAMES`` order.
 
     node_features (N, F) with columns ``feature_names`` (needs the Lab means, centroids and
-    mean flows of :data:`gnnannot.features.NODE_FEATURE_NAMES`); shape = (H, W).
+    mean flows of :data:`gnnannot.preprocess.features.NODE_FEATURE_NAMES`); shape = (H, W).
     """
     col = {n: i for i, n in enumerate(feature_names)}
     nf = np.asarray(node_features, dtype=np.float64)

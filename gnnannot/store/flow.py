@@ -9,7 +9,8 @@ Layout::
     flow.zarr/<seq>/occ_forward/            (T-1, H, W) bool               [h5: occls]
     flow.zarr/<seq>/occ_backward/           (T-1, H, W) bool               [h5: inv_occls]
 
-Meaning of each array: see :mod:`gnnannot.flow` (``forward[t]`` on frame t maps t -> t+1,
+Meaning of each array: see :mod:`gnnannot.preprocess.flow.estimate` (``forward[t]`` on
+frame t maps t -> t+1,
 ``backward[t]`` on frame t+1 maps t+1 -> t, ``occ_forward[t]`` is on frame t+1,
 ``occ_backward[t]`` on frame t).
 
@@ -37,7 +38,7 @@ Group attrs: ``method``, ``params`` (dict), ``height``, ``width``, ``n_frames``,
 ``n_pairs``, ``dtype``, ``frames_digest`` (content digest of the video's frame files: a
 changed frame recomputes the flow even at the same count and size), ``code_version``,
 ``arrays``, ``format_version`` and ``complete``. Every chunk carries a CRC32C checksum and
-every chunk is written (:mod:`gnnannot.io.store_guard`), so damage is an error, never
+every chunk is written (:mod:`gnnannot.store.guard`), so damage is an error, never
 silent fill values. A group is written to a
 temporary sibling directory, ``complete=True`` is set last, and only then is the directory
 renamed into place, so a killed run never leaves a group that looks complete; readers and

@@ -33,6 +33,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 from gnnannot.atomic import pid_alive as pid_alive
 from gnnannot.atomic import temp_owner as temp_owner
 from gnnannot.errors import DataError
+from gnnannot.progress import log
 
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
@@ -80,8 +81,6 @@ def lock_path(store: str | os.PathLike[str]) -> Path:
 
 def _on_wait(store: Path, owner: str) -> None:
     """Called once when a writer has to wait for another (reports it)."""
-    from gnnannot.progress import log
-
     log(f"{store}: waiting for another writer ({owner or 'unknown pid'}) to finish", False)
 
 

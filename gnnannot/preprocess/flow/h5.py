@@ -11,10 +11,10 @@ One file per video (the seed named them ``flownet2_<seq>.h5``) with datasets::
     inv_occls  (n_frames-1, H, W)    bool      occlusion of the backward flow
 
 ``H, W`` = 480, 854 for DAVIS (the frames' resolution). Array semantics are those of
-:mod:`gnnannot.flow` (``flows`` = store ``forward`` ...). The seed's GMA script wrote the
-flows as float16; float16 is accepted on import too, every other dtype is rejected. Extra
-datasets (the seed's ``offset_yx``, ``orig_vidsize_yx``, ``flow_run_size_yx``) are ignored
-on import and written on export.
+:mod:`gnnannot.preprocess.flow.estimate` (``flows`` = store ``forward`` ...). The seed's
+GMA script wrote the flows as float16; float16 is accepted on import too, every other dtype
+is rejected. Extra datasets (the seed's ``offset_yx``, ``orig_vidsize_yx``,
+``flow_run_size_yx``) are ignored on reading and written on export.
 
 Reading takes a few frame pairs at a time (aligned to the datasets' HDF5 chunking), so peak
 memory is a small multiple of one pair, not the file size.
