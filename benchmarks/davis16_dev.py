@@ -9,6 +9,9 @@ interactions, the J AUC and J@60s (official shape), J after the first scribble b
 distance (frames) from the scribbled frame, and the paired GNN-minus-best-baseline
 difference of the per-session mean J with its 95% bootstrap interval.
 
+Method options: ``benchmark.options`` of params.yaml, overridden by its
+``davis16_dev.options`` (the real-footage settings) and then by ``--option``.
+
 Preprocessing (flow, superpixels, features, graphs with the current ``params.yaml``) is
 built into ``--cache`` (default ``data/davis16_dev``) on first use, incremental per video;
 ``--graphs`` uses an existing graphs store instead.
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if name == "gnn" and not args.checkpoint.exists():
             print(f"skipping gnn: no checkpoint {args.checkpoint}")
             continue
-        variants[name] = (name, dict((bench.get("options") or {}).get(name) or {}))
+        real = ((params.get("davis16_dev") or {}).get("options") or {}).get(name) or {}
+        variants[name] = (name, {**((bench.get("options") or {}).get(name) or {}), **real})
         if args.before and f"{name}@before" in BEFORE:
             variants[f"{name}@before"] = BEFORE[f"{name}@before"]
     for item in args.option:

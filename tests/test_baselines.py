@@ -238,3 +238,67 @@ def test_labels_do_not_die_out_along_a_long_video() -> None:
     far_plain = plain.interact(sc)[20:]
     assert far_plain.max() == 0  # the plain walker loses the object far away
     np.testing.assert_array_equal(fixed.interact(sc), expected)
+
+
+def test_background_prior_fades_a_lone_label_like_the_dense_solution() -> None:
+    # a chain of 6 nodes in one frame, one foreground seed at node 0 and no background
+    # stroke: the plain walker labels every node foreground; with the implicit background
+    # prior the foreground probability solves (L_UU + lam I) x = -L_US 1 (hand-built).
+    from gnnannot.interaction.seeds import SeedState
+    from gnnannot.methods.baselines import colour_laplacian, seeded_walker_probs
+
+    local = np.arange(6, dtype=np.int32).reshape(1, 1, 6).repeat(2, axis=1)
+    edges = [(i, i + 1, 0, 1.0) for i in range(5)] + [(i + 1, i, 0, 1.0) for i in range(5)]
+    g = _graph(local, edges)
+    lap = colour_laplacian(g, 1.0)
+    seeds = SeedState(g, 1)
+    seeds.seed[0] = 1
+    plain = seeded_walker_probs(lap, seeds, 2, eps=0.0, tol=1e-12)
+    assert plain is not None and (plain.argmax(axis=1) == 1).all()
+    lam = 0.5
+    got = seeded_walker_probs(lap, seeds, 2, eps=0.0, tol=1e-12, background_weight=lam)
+    dense = lap.toarray()
+    u = list(range(1, 6))
+    fg = np.linalg.solve(dense[np.ix_(u, u)] + lam * np.eye(5), -dense[np.ix_(u, [0])][:, 0])
+    np.testing.assert_allclose(got[u, 1], fg, atol=1e-8)
+    np.testing.assert_allclose(got[u, 0], 1.0 - fg, atol=1e-8)
+    assert got[1, 1] > got[5, 1] and got[5].argmax() == 0  # fades with distance
+
+
+def test_appearance_label_probs_combine_object_models_as_independent_votes() -> None:
+    from gnnannot.methods.baselines import appearance_label_probs
+    from gnnannot.model.label_model import fit_object_models, predict_object_probs
+
+    rng = np.random.default_rng(3)
+    desc = rng.normal(size=(30, 3)).astype(np.float32)
+    hits = np.zeros((30, 3), np.float32)  # (N, K + 1)
+    hits[:5, 0], hits[5:10, 1], hits[10:15, 2] = 4, 3, 5
+    got = appearance_label_probs(desc, hits)
+    p = np.clip(predict_object_probs(fit_object_models(desc, hits.T), desc).T.astype(
+        np.float64), 1e-4, 1 - 1e-4)
+    want = np.stack([(1 - p[:, 0]) * (1 - p[:, 1]), p[:, 0] * (1 - p[:, 1]),
+                     p[:, 1] * (1 - p[:, 0])], axis=1)
+    np.testing.assert_allclose(got, want / want.sum(axis=1, keepdims=True), rtol=1e-10)
+    assert appearance_label_probs(desc, np.zeros((30, 3), np.float32)) is None
+
+
+def test_appearance_prior_labels_a_look_alike_node_the_graph_cannot_reach() -> None:
+    # frame 0: nodes 0 (scribbled fg), 1 (scribbled bg); frame 1: node 2 looks like 0,
+    # node 3 like 1, but the flow edges cross (0 -> 3, 1 -> 2), so the walk alone swaps
+    # them; a strong appearance prior gives node 2 the object and node 3 background.
+    local = np.zeros((2, 4, 8), np.int32)
+    local[:, :, 4:] = 1
+    edges = [(0, 1, 0, 1.0), (1, 0, 0, 1.0), (2, 3, 0, 1.0), (3, 2, 0, 1.0),
+             (0, 3, 1, 1.0), (3, 0, 2, 1.0), (1, 2, 1, 1.0), (2, 1, 2, 1.0)]
+    g = _graph(local, edges)
+    g.descriptors = np.array([[1.0], [-1.0], [1.0], [-1.0]], np.float32)
+    s = _scribble(0, [([[0.1, 0.5], [0.3, 0.5]], 1), ([[0.6, 0.5], [0.9, 0.5]], 0)])
+    labels = {}
+    for w in (0.0, 10.0):
+        rw = RandomWalker(lambda _seq, g=g: g, beta=1.0, flow_scale=1.0, flow_overlap=False,
+                          prior_weight=0.0, appearance_weight=w)
+        rw.start(_video(g))
+        rw.interact(s)
+        labels[w] = rw.predict_nodes()
+    assert labels[0.0].tolist() == [1, 0, 0, 1]
+    assert labels[10.0].tolist() == [1, 0, 1, 0]

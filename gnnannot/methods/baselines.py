@@ -24,6 +24,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.methods.base import GraphLoader, GraphMethod
+from gnnannot.model.label_model import fit_object_models, predict_object_probs
 from gnnannot.preprocess.graph import oracle_labels
 from gnnannot.types import SPATIAL
 
@@ -135,6 +136,41 @@ def random_walker_probs(
     return out
 
 
+def appearance_label_probs(descriptors: np.ndarray, hits: np.ndarray, l2: float = 1.0,
+                           mean: np.ndarray | None = None, scale: np.ndarray | None = None
+                           ) -> np.ndarray | None:
+    """``(N, K + 1) float64`` label distribution of a global appearance model: one
+    "object k vs rest" logistic regression per object on the appearance ``descriptors
+    (N, D)`` of the scribbled nodes (``hits (N, K + 1)`` scribbled pixels per label,
+    :func:`gnnannot.model.label_model.fit_object_models`), combined as independent
+    votes, ``q_k ∝ p_k Π_{j≠k}(1 - p_j)``, ``q_0 ∝ Π_j (1 - p_j)``. ``None`` without
+    any object model (no foreground scribble yet)."""
+    models = fit_object_models(descriptors, np.asarray(hits).T, l2=l2, mean=mean,
+                               scale=scale)
+    if all(m is None for m in models):
+        return None
+    p = predict_object_probs(models, descriptors).T.astype(np.float64)  # (N, K)
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    rest = np.prod(1.0 - p, axis=1, keepdims=True)
+    q = np.concatenate([rest, p / (1.0 - p) * rest], axis=1)
+    return q / q.sum(axis=1, keepdims=True)
+
+
+class AppearanceModel:
+    """A video's appearance descriptors ``(N, D)`` with their statistics; called with the
+    scribble hits ``(N, K + 1)`` it returns :func:`appearance_label_probs`."""
+
+    def __init__(self, descriptors: np.ndarray, l2: float = 1.0) -> None:
+        self.descriptors = np.asarray(descriptors, np.float32)
+        d64 = self.descriptors.astype(np.float64)
+        self.mean, self.scale = d64.mean(axis=0), d64.std(axis=0)
+        self.l2 = l2
+
+    def __call__(self, hits: np.ndarray) -> np.ndarray | None:
+        return appearance_label_probs(self.descriptors, hits, self.l2, self.mean,
+                                      self.scale)
+
+
 def seeded_walker_probs(
     lap: sp.csr_matrix,
     seeds: SeedState,
@@ -145,16 +181,31 @@ def seeded_walker_probs(
     eps: float = 1e-6,
     tol: float = 1e-3,
     x0: np.ndarray | None = None,
+    appearance: np.ndarray | None = None,
+    appearance_weight: float = 0.0,
+    background_weight: float = 0.0,
 ) -> np.ndarray | None:
     """Random-walker probabilities ``(N, n_labels)`` for a session's ``seeds``: hard seeds,
-    the previous labels ``prev_labels (N,)`` as a prior of weight ``prior_weight`` and the
+    the previous labels ``prev_labels (N,)`` as a prior of weight ``prior_weight``, the
     soft seeds (nodes scribbled with several labels: their label fractions) with weight
-    ``soft_seed_weight`` (:func:`random_walker_probs` with priors). ``None`` when there is
+    ``soft_seed_weight`` and a global appearance model's label distribution
+    ``appearance (N, n_labels)`` (:func:`appearance_label_probs`) with weight
+    ``appearance_weight`` and an implicit background, a prior of weight
+    ``background_weight`` towards label 0 on every node (a walk is absorbed by the
+    background at that rate, so a label fades with its graph distance from its seeds even
+    when no background stroke exists yet) (:func:`random_walker_probs` with priors).
+    ``None`` when there is
     neither a seed nor a prior. The random walker and the GNN's random-walker input both
     use it, so the GNN's prior is the baseline it is measured against."""
     n = lap.shape[0]
     prior = np.zeros((n, n_labels))
     weight = np.zeros(n)
+    if appearance is not None and appearance_weight > 0:
+        prior += appearance_weight * np.asarray(appearance, np.float64)
+        weight += appearance_weight
+    if background_weight > 0:
+        prior[:, 0] += background_weight
+        weight += background_weight
     if prev_labels is not None and prior_weight > 0:
         prior[np.arange(n), prev_labels] = prior_weight
         weight += prior_weight
@@ -200,7 +251,7 @@ def frame_normalised_labels(
 # as the GNN's random-walker input feature computes it)
 PLAIN_WALKER: dict[str, Any] = dict(
     beta=4.0, flow_scale=1.0, flow_overlap=False, frame_threshold=0.0, prior_weight=0.0,
-    soft_seed_weight=0.0,
+    soft_seed_weight=0.0, appearance_weight=0.0, background_weight=0.0,
 )
 
 
@@ -228,12 +279,16 @@ class RandomWalker(GraphMethod):
         frame_threshold: float = 0.0,
         prior_weight: float = 0.005,
         soft_seed_weight: float = 1.0,
+        appearance_weight: float = 0.0,
+        background_weight: float = 0.0,
         eps: float = 1e-6,
         tol: float = 1e-3,
         mixed_seeds: str = "soft",
         paint_scribbles: bool = True,
     ) -> None:
         super().__init__(graph_loader, mixed_seeds, paint_scribbles)
+        self.appearance_weight = appearance_weight
+        self.background_weight = background_weight
         self.beta = beta
         self.flow_scale = flow_scale
         self.flow_overlap = flow_overlap
@@ -248,11 +303,16 @@ class RandomWalker(GraphMethod):
         self._probs: np.ndarray | None = None
         self._labels: np.ndarray | None = None
         self._node_frame = self.graph.node_frame
+        self._appearance = (AppearanceModel(self.graph.descriptors)
+                            if self.appearance_weight > 0 else None)
 
     def predict_nodes(self) -> np.ndarray:
+        app = None if self._appearance is None else self._appearance(self.seeds.hits)
         probs = seeded_walker_probs(
             self._lap, self.seeds, self.n_objects + 1, self._labels, self.prior_weight,
             self.soft_seed_weight, eps=self.eps, tol=self.tol, x0=self._probs,
+            appearance=app, appearance_weight=self.appearance_weight,
+            background_weight=self.background_weight,
         )
         if probs is None:
             return np.zeros(self.graph.n_nodes, dtype=np.int64)

@@ -28,7 +28,7 @@ import torch
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.methods.base import GraphLoader, GraphMethod
-from gnnannot.methods.baselines import colour_laplacian, seeded_walker_probs
+from gnnannot.methods.baselines import AppearanceModel, colour_laplacian, seeded_walker_probs
 from gnnannot.model.checkpoint import load_checkpoint
 from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatureBuilder
 from gnnannot.model.net import GNNAnnot, combine_objects
@@ -57,7 +57,8 @@ def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
 
 
 RW_PLAIN: dict[str, Any] = {"flow_scale": 1.0, "flow_overlap": False, "prior_weight": 0.0,
-                            "soft_seed_weight": 0.0}
+                            "soft_seed_weight": 0.0, "appearance_weight": 0.0,
+                            "background_weight": 0.0}
 """Random-walker input options of :class:`GraphInputs` when a checkpoint names none (the
 plain walker); training passes the benchmark's random-walker options (``train.rw``)."""
 
@@ -99,6 +100,8 @@ class GraphInputs:
         )
         self.laplacian = colour_laplacian(graph, rw_beta, float(self.rw["flow_scale"]),
                                           bool(self.rw["flow_overlap"]))
+        self.appearance = (AppearanceModel(graph.descriptors)
+                           if float(self.rw["appearance_weight"]) > 0 else None)
 
 
 class InteractionState:
@@ -126,9 +129,13 @@ class InteractionState:
         x = self.inputs.builder(s.hits.T, s.annotated, s.new_frames, self.prev_probs)
         rw = self.inputs.rw
         prev = None if self.prev_probs is None else node_labels(self.prev_probs)
+        app = self.inputs.appearance
         probs = seeded_walker_probs(
             self.inputs.laplacian, s, self.n_objects + 1, prev, float(rw["prior_weight"]),
             float(rw["soft_seed_weight"]), x0=self._rw,
+            appearance=None if app is None else app(s.hits),
+            appearance_weight=float(rw["appearance_weight"]),
+            background_weight=float(rw["background_weight"]),
         )
         n_nodes = self.inputs.graph.n_nodes
         self._rw = probs if probs is not None else np.zeros((n_nodes, self.n_objects + 1))

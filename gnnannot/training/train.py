@@ -83,7 +83,8 @@ class TrainConfig:
     rw_beta: float = 4.0
     rw: dict[str, Any] = field(default_factory=lambda: {  # random-walker input options
         "flow_scale": 50.0, "flow_overlap": True, "prior_weight": 0.005,
-        "soft_seed_weight": 1.0})  # fmt: skip
+        "soft_seed_weight": 1.0, "appearance_weight": 0.0,
+        "background_weight": 0.0})  # fmt: skip
     decay: float = 0.9
     jaccard_weight: float = 1.0
     bce_weight: float = 1.0
