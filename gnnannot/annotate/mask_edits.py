@@ -41,20 +41,29 @@ def _pixels(path: list[list[float]], size: tuple[int, int]) -> np.ndarray:
 
 
 def rasterise(path: list[list[float]], radius: int, size: tuple[int, int]) -> np.ndarray:
-    """``(h, w) bool``: the pixels a stroke of ``radius`` along ``path`` covers (a disc of
-    ``radius`` around every point of the polyline; radius 0 = the one-pixel polyline)."""
+    """``(h, w) bool``: the pixels a stroke of ``radius`` along ``path`` covers: those
+    within ``radius + 0.5`` px (Euclidean) of the one-pixel DAVIS polyline of ``path``,
+    i.e. the disc swept along it, as the page draws it (a canvas line of width
+    ``2 * radius + 1`` with round caps); radius 0 = the one-pixel polyline itself."""
     h, w = size
-    out = np.zeros((h, w), np.uint8)
     pts = _pixels(path, size)
-    thick = 2 * int(radius) + 1
+    r = int(radius)
+    out = np.zeros((h, w), bool)
+    m = r + 2  # work in the stroke's bounding box (plus the brush) only
+    x0, y0 = max(int(pts[:, 0].min()) - m, 0), max(int(pts[:, 1].min()) - m, 0)
+    x1, y1 = min(int(pts[:, 0].max()) + m + 1, w), min(int(pts[:, 1].max()) + m + 1, h)
+    line = np.full((y1 - y0, x1 - x0), 255, np.uint8)  # 0 on the polyline
+    local = (pts - np.array([x0, y0], np.int32)).reshape(-1, 1, 2)
     if len(pts) == 1:
-        cv2.circle(out, (int(pts[0, 0]), int(pts[0, 1])), int(radius), 1, -1, cv2.LINE_8)
+        line[local[0, 0, 1], local[0, 0, 0]] = 0
     else:
-        cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, 1, thick, cv2.LINE_8)
-        if radius > 0:  # round caps and joints
-            for x, y in pts.tolist():
-                cv2.circle(out, (x, y), int(radius), 1, -1, cv2.LINE_8)
-    return out.astype(bool)
+        cv2.polylines(line, [local], False, 0, 1, cv2.LINE_8)
+    if r == 0:
+        out[y0:y1, x0:x1] = line == 0
+        return out
+    dist = cv2.distanceTransform(line, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    out[y0:y1, x0:x1] = dist <= r + 0.5
+    return out
 
 
 def davis_strokes(stroke: dict[str, Any], size: tuple[int, int]) -> list[dict[str, Any]]:
