@@ -25,6 +25,8 @@ const S = {
   image: null,      // the shown frame's Image
   token: 0,         // guards against late image loads
   busy: false,
+  queue: Promise.resolve(), // changes in flight, in order
+  queued: 0,
   playTimer: null,
   view: { s: 1, x: 0, y: 0 }, // zoom and pan of the canvas (CSS px)
   pan: null,        // {x, y, vx, vy} while panning
@@ -55,6 +57,7 @@ async function api(method, url, body) {
 function status(text, isError = false) {
   const el = $("status");
   el.textContent = text;
+  el.title = text;
   el.classList.toggle("error", isError);
 }
 
@@ -77,20 +80,27 @@ function hideProgress() {
   $("progress").hidden = true;
 }
 
-async function guarded(fn, progressLabel) {
-  if (S.busy) return;
-  S.busy = true;
-  document.body.dataset.busy = "1";
-  if (progressLabel) showProgress(progressLabel);
-  try {
-    await fn();
-  } catch (err) {
-    status(err.message, true);
-  } finally {
-    if (progressLabel) hideProgress();
-    S.busy = false;
-    document.body.dataset.busy = "0";
-  }
+// Changes run one at a time, in the order asked (a change asked while another runs waits
+// for it instead of being dropped).
+function guarded(fn, progressLabel) {
+  const run = async () => {
+    S.busy = true;
+    document.body.dataset.busy = "1";
+    if (progressLabel) showProgress(progressLabel);
+    try {
+      await fn();
+    } catch (err) {
+      status(err.message, true);
+    } finally {
+      if (progressLabel) hideProgress();
+      S.queued -= 1;
+      S.busy = S.queued > 0;
+      document.body.dataset.busy = S.busy ? "1" : "0";
+    }
+  };
+  S.queued += 1;
+  S.queue = S.queue.then(run);
+  return S.queue;
 }
 
 // ------------------------------------------------------------------ objects / colours
@@ -363,6 +373,10 @@ function renderObjects() {
       name.value = meta.name;
       name.setAttribute("aria-label", `name of object ${id}`);
       name.addEventListener("change", () => updateObject(id, { name: name.value }));
+      name.addEventListener("keydown", (ev) => { // Esc: keep the old name; Enter: done
+        if (ev.key === "Escape") { name.value = meta.name; name.blur(); }
+        else if (ev.key === "Enter") name.blur();
+      });
       const col = document.createElement("input");
       col.type = "color";
       col.className = "colour";
@@ -501,8 +515,8 @@ function renderHistory() {
     li.textContent = `frame ${it.frames.join(", ")}: ${it.n_strokes} stroke(s), ${it.seconds.toFixed(2)} s`;
     li.addEventListener("click", () => showFrame(it.frames[0]));
     ol.append(li);
-    if (i === S.info.interactions.length - 1) li.scrollIntoView({ block: "nearest" });
   });
+  ol.scrollTop = ol.scrollHeight; // the latest in view, without scrolling the page
   $("undo").disabled = S.info.interactions.length === 0 && S.pending.length === 0;
 }
 
@@ -543,11 +557,13 @@ function submit() {
   if (!S.pending.length) { status("nothing to submit: draw a stroke first", true); return; }
   const n = S.info.n_frames;
   return guarded(async () => {
+    const sent = S.pending.slice(); // strokes drawn while this runs stay pending
+    if (!sent.length) return; // an earlier queued Submit took them
     status(`updating all ${n} frames…`);
     const t0 = performance.now();
-    const res = await api("POST", "/api/interactions", { strokes: S.pending.map(wire) });
+    const res = await api("POST", "/api/interactions", { strokes: sent.map(wire) });
     const rtt = (performance.now() - t0) / 1000;
-    S.pending = [];
+    S.pending = S.pending.filter((s) => !sent.includes(s));
     await applySession(res.session);
     status(`masks of all ${res.session.n_frames} frames updated in ${res.seconds.toFixed(2)} s` +
            ` (${rtt.toFixed(2)} s with the request)`);
