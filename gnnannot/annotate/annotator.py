@@ -19,7 +19,7 @@ import importlib.util
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,26 +38,64 @@ from gnnannot.pipeline.video_cache import (
     prepare,
 )
 
-__all__ = ["DEFAULT_CHECKPOINT", "Annotator", "Masks", "resolve_method"]
+__all__ = ["DEFAULT_CHECKPOINT", "Annotator", "MethodChoice", "Masks", "choose_method",
+           "resolve_method"]
 
-DEFAULT_CHECKPOINT = Path("models/model.pt")
+DEFAULT_CHECKPOINT = None  # None: the checkpoint shipped in the package
 
 
-def resolve_method(method: str | None, checkpoint: str | os.PathLike[str] | None) -> str:
-    """``method``, or for None/"auto": ``gnn`` when the checkpoint file exists and the GNN
-    method is installed, else ``random_walker``."""
+@dataclass(frozen=True)
+class MethodChoice:
+    """The session method that runs, the checkpoint it loads (gnn only) and why, e.g.
+    ``gnn (shipped checkpoint gnnannot/checkpoints/default.pt)`` or
+    ``random_walker: --checkpoint x.pt not found``."""
+
+    name: str
+    checkpoint: Path | None
+    reason: str
+
+
+def choose_method(
+    method: str | None, checkpoint: str | os.PathLike[str] | None = None
+) -> MethodChoice:
+    """Which method runs for ``--method`` / ``--checkpoint``: ``auto`` (or None) is
+    ``gnn`` with ``checkpoint`` if given and found, else with the shipped checkpoint
+    (:data:`gnnannot.checkpoints.SHIPPED_CHECKPOINT`), else ``random_walker``; the
+    reason says which case held. An explicit ``gnn`` whose checkpoint is missing is a
+    ConfigError naming the file."""
+    from gnnannot.checkpoints import SHIPPED_CHECKPOINT, SHIPPED_LABEL
     from gnnannot.methods.registry import METHODS
 
+    given = Path(checkpoint) if checkpoint is not None else None
+    if given is not None and given.is_file():
+        ckpt, source = given, f"--checkpoint {given}"
+    elif given is None and SHIPPED_CHECKPOINT.is_file():
+        ckpt, source = SHIPPED_CHECKPOINT, f"shipped checkpoint {SHIPPED_LABEL}"
+    else:
+        ckpt = None
+        source = (f"--checkpoint {given} not found" if given is not None
+                  else f"the shipped checkpoint {SHIPPED_LABEL} is missing")  # fmt: skip
     if method in (None, "", "auto"):
-        has_gnn = importlib.util.find_spec("gnnannot.methods.gnn") is not None
-        if checkpoint is not None and Path(checkpoint).is_file() and has_gnn:
-            return "gnn"
-        return "random_walker"
+        if importlib.util.find_spec("gnnannot.methods.gnn") is None:
+            return MethodChoice("random_walker", None,
+                                "random_walker: the GNN method is not installed")  # fmt: skip
+        if ckpt is None:
+            return MethodChoice("random_walker", None, f"random_walker: {source}")
+        return MethodChoice("gnn", ckpt, f"gnn ({source})")
     if method == "oracle":
         raise ConfigError("method 'oracle' needs ground truth; it cannot segment a new video")
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; expected one of {METHODS} or 'auto'")
-    return method
+    if method == "gnn":
+        if ckpt is None:
+            raise ConfigError(f"--method gnn: {source}")
+        return MethodChoice("gnn", ckpt, f"gnn (--method gnn, {source})")
+    return MethodChoice(method, None, f"{method} (--method {method})")
+
+
+def resolve_method(method: str | None, checkpoint: str | os.PathLike[str] | None) -> str:
+    """The name of :func:`choose_method`'s choice."""
+    return choose_method(method, checkpoint).name
 
 
 class Masks:
@@ -139,8 +177,9 @@ class Annotator:
         video: path of a video file (anything OpenCV decodes) or a folder of images, or a
             :class:`VideoSource`.
         method: session method name (``gnn``, ``random_walker``, ``nearest_seed``) or
-            None/"auto" (``gnn`` if ``checkpoint`` exists, else ``random_walker``).
-        checkpoint: GNN checkpoint (default ``models/model.pt``).
+            None/"auto" (see :func:`choose_method`; :attr:`method_reason` says which ran
+            and why).
+        checkpoint: GNN checkpoint (default None: the one shipped in the package).
         options: keyword options of the method (e.g. ``{"beta": 4.0}``).
         n_objects: number of objects; default: the largest id of the first interaction
             (whose ids must then be 1..K without gaps).
@@ -179,8 +218,10 @@ class Annotator:
             raise ConfigError("give either params or work_height, not both")
         self.params = params or (PrepParams(work_height=work_height) if work_height is not None
                                  else PrepParams())  # fmt: skip
-        self.method_name = resolve_method(method, checkpoint)
-        self.checkpoint = checkpoint
+        choice = choose_method(method, checkpoint)
+        self.method_name = choice.name
+        self.method_reason = choice.reason
+        self.checkpoint = choice.checkpoint
         self.options = dict(options or {})
         if n_objects is not None and n_objects < 1:
             raise ConfigError(f"n_objects must be >= 1, found {n_objects}")
@@ -298,6 +339,7 @@ class Annotator:
         prep = self.prepare()
         summary = {
             "video": str(self.video.path), "method": self.method_name,
+            "method_reason": self.method_reason,
             "frame_size": list(self.frame_size), "work_size": list(self.work_size),
             "refine": asdict(self.refine),
             "cache": str(prep.dir), "preprocess_seconds": prep.seconds, "cached": prep.cached,

@@ -90,17 +90,29 @@ def check_out(
                           f"{shown}); pass --overwrite to replace it, or choose another folder")
 
 
-def overlay_frame(frame: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """``(H, W, 3) uint8`` RGB: ``frame`` with object pixels blended with their DAVIS
-    palette colour and object boundaries drawn solid."""
+def overlay_frame(
+    frame: np.ndarray,
+    mask: np.ndarray,
+    alpha: float = 0.5,
+    palette: np.ndarray | None = None,
+    hidden: Iterable[int] = (),
+) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB: ``frame`` with object pixels blended with their colour
+    (``palette (256, 3) uint8``, default the DAVIS palette) and object boundaries drawn
+    solid; objects in ``hidden`` are not drawn."""
+    pal = PALETTE if palette is None else np.asarray(palette, np.uint8)
+    hide = [int(k) for k in hidden]
+    if hide:
+        mask = mask.copy()
+        mask[np.isin(mask, hide)] = 0
     out = frame.copy()
     obj = mask > 0
     if obj.any():
-        colour = PALETTE[mask]
+        colour = pal[mask]
         out[obj] = ((1 - alpha) * frame[obj] + alpha * colour[obj]).astype(np.uint8)
         kernel = np.ones((3, 3), np.uint8)
         edge = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, kernel) > 0
-        out[edge] = PALETTE[cv2.dilate(mask, kernel)[edge]]  # solid outlines
+        out[edge] = pal[cv2.dilate(mask, kernel)[edge]]  # solid outlines
     return out
 
 

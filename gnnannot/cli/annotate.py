@@ -23,7 +23,7 @@ def annotate(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing --out folder that is not an export."),
     method: str = method_option(),
-    checkpoint: Path = checkpoint_option(),
+    checkpoint: Path | None = checkpoint_option(),
     work_height: int = typer.Option(
         480, help="Process and show at most this many rows (exports are at the original "
         "size); 0 = original size."),
@@ -61,7 +61,7 @@ def annotate(
             log(f"resumed {len(session.state.interactions)} interaction(s) from "
                 f"{session.store.path} ({session.resume_seconds:.1f} s)", quiet)  # fmt: skip
         url = url_of(sock)
-        log(f"method {session.method_name}; exports go to {session.out}; Ctrl+C stops", quiet)
+        log(f"method: {session.method_reason}; exports go to {session.out}; Ctrl+C stops", quiet)
         typer.echo(f"gnnannot annotate: open {url}")
         if open_browser:
             import webbrowser

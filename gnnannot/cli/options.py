@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -12,14 +11,16 @@ def method_option() -> Any:
     """``--method``: the interactive method."""
     return typer.Option(
         "auto", "--method", "-m",
-        help="gnn, random_walker, nearest_seed, or auto (gnn if the checkpoint exists, "
-        "else random_walker).",
+        help="gnn, random_walker, nearest_seed, or auto (gnn with --checkpoint or the "
+        "checkpoint shipped in the package; random_walker if the checkpoint is missing).",
     )
 
 
 def checkpoint_option() -> Any:
     """``--checkpoint``: the GNN checkpoint."""
-    return typer.Option(Path("models/model.pt"), help="GNN checkpoint.")
+    return typer.Option(
+        None, help="GNN checkpoint [default: the one shipped in the package, "
+        "gnnannot/checkpoints/default.pt; refresh it with scripts/ship_model.py].")
 
 
 def device_option() -> Any:

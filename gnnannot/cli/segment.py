@@ -33,7 +33,7 @@ def segment(
         "(default: from the PNG's name: a frame file's name or a number like 00012.png).",
     ),
     method: str = method_option(),
-    checkpoint: Path = checkpoint_option(),
+    checkpoint: Path | None = checkpoint_option(),
     work_height: int = typer.Option(
         480, help="Process at most this many rows (masks are returned at the original "
         "size); 0 = original size."),
@@ -86,7 +86,7 @@ def segment(
         named.append((name, scr))
     ann.n_objects = check_object_ids(named)
     del named
-    log(f"method: {ann.method_name}; {ann.n_objects} object(s); {ann.n_frames} frames "
+    log(f"method: {ann.method_reason}; {ann.n_objects} object(s); {ann.n_frames} frames "
         f"{ann.frame_size[1]}x{ann.frame_size[0]}, processed at "
         f"{ann.work_size[1]}x{ann.work_size[0]}", quiet)  # fmt: skip
     ann.prepare()

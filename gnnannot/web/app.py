@@ -6,11 +6,14 @@ status: 400 malformed body, 404 unknown frame/object/download, 409 not possible 
 (nothing to undo/export), 413 body too large, 415 not JSON, 422 invalid strokes)::
 
     GET    /api/session                    session description (objects, interactions, ...)
-    GET    /api/frames/{t}?overlay=1&height=H   frame t as JPEG (masks blended in)
+    GET    /api/frames/{t}?overlay=1&height=H&hide=1,3   frame t as JPEG (masks blended
+                                           in, in the objects' colours, listed ids hidden)
+    GET    /api/masks/{t}                  frame t's mask: palette PNG of object ids
     GET    /api/frames/{t}/strokes         submitted strokes on frame t
     POST   /api/interactions               {"strokes": [{"frame", "object_id", "path"}]}
     POST   /api/undo | /api/reset          drop the last / every interaction
     POST   /api/objects                    add an object
+    PATCH  /api/objects/{k}                {"name"?, "colour"?: [r, g, b]} of object k
     DELETE /api/objects/{k}                remove object k and its strokes
     POST   /api/export                     {"overlay": bool, "rle": bool} -> writes --out
     GET    /api/download/{name}            masks.zip | rle.zip | overlay.mp4 of the export
@@ -161,6 +164,17 @@ def _flag(request: Request, name: str, default: bool) -> bool:
     raise RequestError(f"expected 0 or 1, found {v!r}", name, 400)
 
 
+def _ids(request: Request, name: str) -> tuple[int, ...]:
+    """Comma-separated object ids of query parameter ``name`` (empty: none)."""
+    v = request.query_params.get(name, "").strip()
+    if not v:
+        return ()
+    parts = [p.strip() for p in v.split(",")]
+    if not all(p.isdigit() and 1 <= int(p) <= 255 for p in parts):
+        raise RequestError(f"expected comma-separated object ids 1..255, found {v!r}", name, 400)
+    return tuple(int(p) for p in parts)
+
+
 def _bool_field(body: dict[str, Any], name: str, default: bool) -> bool:
     v = body.get(name, default)
     if not isinstance(v, bool):
@@ -190,10 +204,20 @@ def create_app(session: WebSession, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
                 raise RequestError(f"expected an integer in 8..{THUMB_MAX_HEIGHT}, found {h!r}",
                                    "height", 400)  # fmt: skip
             height = int(h)
+        hidden = _ids(request, "hide")
         data = await run_in_threadpool(session.frame_jpeg, request.path_params["t"], overlay,
-                                       height)  # fmt: skip
+                                       height, hidden)  # fmt: skip
         cache = "no-store" if overlay else "private, max-age=3600"
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": cache})
+
+    async def get_mask(request: Request) -> Response:
+        data = await run_in_threadpool(session.mask_png, request.path_params["t"])
+        return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    async def patch_object(request: Request) -> Response:
+        body = await _json_body(request)
+        await run_in_threadpool(session.update_object, request.path_params["k"], body)
+        return JSONResponse({"session": session.info()})
 
     async def get_strokes(request: Request) -> Response:
         return JSONResponse({"strokes": session.strokes_on(request.path_params["t"])})
@@ -265,11 +289,13 @@ def create_app(session: WebSession, allowed_hosts: Sequence[str] = LOCAL_HOSTS) 
         Route("/api/session", get_session),
         Route("/api/frames/{t}", get_frame),
         Route("/api/frames/{t}/strokes", get_strokes),
+        Route("/api/masks/{t}", get_mask),
         Route("/api/interactions", post_interaction, methods=["POST"]),
         Route("/api/undo", post_undo, methods=["POST"]),
         Route("/api/reset", post_reset, methods=["POST"]),
         Route("/api/objects", post_object, methods=["POST"]),
         Route("/api/objects/{k}", delete_object, methods=["DELETE"]),
+        Route("/api/objects/{k}", patch_object, methods=["PATCH"]),
         Route("/api/export", post_export, methods=["POST"]),
         Route("/api/download/{name}", get_download),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -28,6 +28,7 @@ import numpy as np
 
 from gnnannot.annotate.annotator import DEFAULT_CHECKPOINT, Annotator, Masks
 from gnnannot.annotate.exports import overlay_frame
+from gnnannot.annotate.mask_edits import Constraints
 from gnnannot.data.video_io import VideoSource, open_video
 from gnnannot.pipeline.video_cache import PrepParams
 from gnnannot.store.palette import PALETTE
@@ -37,8 +38,10 @@ from gnnannot.web.session_store import (
     RequestError,
     SessionState,
     SessionStore,
+    default_object,
     now_iso,
     to_davis_scribble,
+    validate_object_meta,
     validate_strokes,
 )
 
@@ -108,6 +111,8 @@ class WebSession:
         )  # fmt: skip
         first = Annotator(self.source, method=method, **self._ann_kwargs)
         self.method_name = first.method_name
+        self.method_reason = first.method_reason
+        self._ann_kwargs["checkpoint"] = first.checkpoint  # the resolved file (gnn only)
         self.prepared = first.prepare()
         self.n_frames = self.prepared.n_frames
         self.out = Path(out) if out is not None else default_out(self.source)
@@ -144,13 +149,32 @@ class WebSession:
         ann.prepared = self.prepared  # already prepared: skip re-hashing the video
         return ann
 
+    @property
+    def work_size(self) -> tuple[int, int]:
+        return self.prepared.work_height, self.prepared.work_width
+
+    def _scribble(self, strokes: list[dict[str, Any]]) -> dict[str, Any]:
+        return to_davis_scribble(strokes, self.n_frames, self.work_size)
+
+    def _constrained(self, masks: Masks | None, state: SessionState) -> Masks | None:
+        """``masks`` with the pixels of every mask-brush and eraser stroke of ``state``
+        forced (:class:`gnnannot.annotate.mask_edits.Constraints`)."""
+        if masks is None:
+            return None
+        cons = Constraints((s for it in state.interactions for s in it.strokes), self.work_size)
+        if not cons:
+            return masks
+        return Masks(cons.wrap(masks.work_frame), masks.n_frames, (masks.height, masks.width),
+                     masks.n_objects)  # fmt: skip
+
     def _replay(self, state: SessionState) -> tuple[Annotator, Masks | None]:
-        """A fresh annotator fed ``state``'s interactions in order, and its last masks."""
+        """A fresh annotator fed ``state``'s interactions in order, and its last masks
+        (with the mask edits applied)."""
         ann = self._new_annotator(state.n_objects)
         masks = None
         for it in state.interactions:
-            masks = ann.interact(to_davis_scribble(it.strokes, self.n_frames))
-        return ann, masks
+            masks = ann.interact(self._scribble(it.strokes))
+        return ann, self._constrained(masks, state)
 
     def _commit(self, state: SessionState, ann: Annotator, masks: Masks | None) -> None:
         """Save ``state`` and make it current; on a failed save, keep the old state."""
@@ -184,8 +208,10 @@ class WebSession:
         return {
             "video": self.source.path.name, "n_frames": self.n_frames,
             "frame_size": [p.height, p.width], "work_size": [p.work_height, p.work_width],
-            "fps": p.fps, "method": self.method_name, "n_objects": k,
-            "palette": PALETTE[: k + 1].tolist(), "version": self.version,
+            "fps": p.fps, "method": self.method_name, "method_reason": self.method_reason,
+            "n_objects": k,
+            "palette": self.palette()[: k + 1].tolist(), "version": self.version,
+            "objects": [{"id": i + 1, **o} for i, o in enumerate(self.state.objects)],
             "has_masks": self.masks is not None, "last_seconds": self.last_seconds,
             "interactions": [
                 {"frames": it.frames, "n_strokes": len(it.strokes), "seconds": it.seconds,
@@ -195,19 +221,47 @@ class WebSession:
             "resumed": self.resumed, "warning": self.warning, "seconds": seconds,
         }  # fmt: skip
 
+    def palette(self) -> np.ndarray:
+        """``(256, 3) uint8``: the DAVIS palette with the objects' own colours."""
+        pal = PALETTE.copy()
+        for k, o in enumerate(self.state.objects, start=1):
+            pal[k] = o["colour"]
+        return pal
+
     def strokes_on(self, t: Any) -> list[dict[str, Any]]:
-        """Submitted strokes on frame ``t``: ``[{"object_id", "path", "interaction"}]``."""
+        """Submitted strokes on frame ``t``: ``[{"object_id", "path", "kind", "radius",
+        "interaction"}]``."""
         i = self._check_frame(t)
         return [
-            {"object_id": s["object_id"], "path": s["path"], "interaction": n}
+            {"object_id": s["object_id"], "path": s["path"], "kind": s.get("kind", "scribble"),
+             "radius": s.get("radius", 0), "interaction": n}
             for n, it in enumerate(self.state.interactions)
             for s in it.strokes
             if s["frame"] == i
-        ]
+        ]  # fmt: skip
 
-    def frame_jpeg(self, t: Any, overlay: bool = True, height: int | None = None) -> bytes:
+    def mask_png(self, t: Any) -> bytes:
+        """Palette PNG (value = object id) of frame ``t``'s mask at the working resolution;
+        RequestError 409 before the first interaction."""
+        i = self._check_frame(t)
+        masks = self.masks
+        if masks is None:
+            raise RequestError("no masks yet: submit an interaction first", "masks", 409)
+        with self._render_lock:
+            mask = masks.work_frame(i)
+        from PIL import Image
+
+        img = Image.fromarray(np.ascontiguousarray(mask, np.uint8), mode="P")
+        img.putpalette(self.palette().reshape(-1).tolist())
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue()
+
+    def frame_jpeg(self, t: Any, overlay: bool = True, height: int | None = None,
+                   hidden: tuple[int, ...] = ()) -> bytes:  # fmt: skip
         """JPEG of frame ``t`` at the working resolution (or ``height`` rows, aspect kept),
-        with the current masks blended in when ``overlay`` and masks exist."""
+        with the current masks blended in (in the objects' colours, ``hidden`` objects
+        left out) when ``overlay`` and masks exist."""
         i = self._check_frame(t)
         masks = self.masks  # a snapshot: later interactions make new Masks objects
         path = self.prepared.frame_path(i)
@@ -219,7 +273,7 @@ class WebSession:
         if overlay and masks is not None:
             with self._render_lock:
                 mask = masks.work_frame(i)
-            rgb = overlay_frame(rgb, mask)
+            rgb = overlay_frame(rgb, mask, palette=self.palette(), hidden=hidden)
         if height is not None and height < rgb.shape[0]:
             w = max(1, round(rgb.shape[1] * height / rgb.shape[0]))
             rgb = cv2.resize(rgb, (w, height), interpolation=cv2.INTER_AREA)
@@ -231,7 +285,7 @@ class WebSession:
         seconds the masks of all frames took. RequestError for a bad request."""
         with self._lock:
             checked = validate_strokes(strokes, self.n_frames, self.state.n_objects)
-            scr = to_davis_scribble(checked, self.n_frames)
+            scr = self._scribble(checked)
             if self._stale:  # objects were added: a method for the new object count
                 self.annotator, self.masks = self._replay(self.state)
                 self._stale = False
@@ -245,7 +299,7 @@ class WebSession:
             seconds = ann.timings[-1]
             state = self.state.copy()
             state.interactions.append(Interaction(checked, seconds, now_iso()))
-            self._commit(state, ann, masks)
+            self._commit(state, ann, self._constrained(masks, state))
             self.last_seconds = seconds
             return seconds
 
@@ -270,7 +324,7 @@ class WebSession:
     def reset(self) -> float:
         """Drop every interaction (the objects stay)."""
         with self._lock:
-            return self._replace(SessionState(self.state.n_objects, []))
+            return self._replace(SessionState(self.state.n_objects, [], self.state.objects))
 
     def add_object(self) -> int:
         """Add object ``K + 1`` and return its id (the masks do not change until it gets a
@@ -281,6 +335,7 @@ class WebSession:
                 raise RequestError(f"at most {MAX_OBJECTS} objects, found {k}", "objects", 409)
             state = self.state.copy()
             state.n_objects = k + 1
+            state.objects.append(default_object(k + 1))
             self.store.save(state)
             self.state = state
             self._stale = True
@@ -310,7 +365,31 @@ class WebSession:
                 ]
                 if strokes:
                     kept.append(Interaction(strokes, it.seconds, it.created))
-            return self._replace(SessionState(k - 1, kept))
+            objects = [o for i, o in enumerate(self.state.objects, start=1) if i != oid]
+            return self._replace(SessionState(k - 1, kept, objects))
+
+    def _object_id(self, obj: Any) -> int:
+        k = self.state.n_objects
+        try:
+            oid = int(obj)
+        except (TypeError, ValueError):
+            oid = -1
+        if str(obj).strip() != str(oid) or not 1 <= oid <= k:
+            raise RequestError(f"unknown object {obj!r}: the session's objects are 1..{k}",
+                               "object", 404)  # fmt: skip
+        return oid
+
+    def update_object(self, obj: Any, meta: Any) -> None:
+        """Rename / recolour object ``obj`` (``{"name"?, "colour"?: [r, g, b]}``); saved
+        with the session. The masks do not change."""
+        with self._lock:
+            oid = self._object_id(obj)
+            checked = validate_object_meta(meta)
+            state = self.state.copy()
+            state.objects[oid - 1] = {**state.objects[oid - 1], **checked}
+            self.store.save(state)
+            self.state = state
+            self.version += 1
 
     # ------------------------------------------------------------------ export
     def export(self, overlay: bool = True, rle_json: bool = True) -> dict[str, Any]:

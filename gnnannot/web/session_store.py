@@ -4,8 +4,13 @@ the video's preprocessing cache folder so that reopening the same video resumes 
 File ``<cache>/<key>/web_session.json`` (written atomically after every change)::
 
     {"format": "gnnannot-web-session", "version": 1, "n_frames": T, "n_objects": K,
-     "interactions": [{"strokes": [{"frame": t, "object_id": k, "path": [[x, y], ...]}, ...],
+     "objects": [{"name": "judoka", "colour": [r, g, b]}, ...],      # optional, K entries
+     "interactions": [{"strokes": [{"frame": t, "object_id": k, "path": [[x, y], ...],
+                                    "kind": "mask", "radius": 6}, ...],
                        "seconds": 0.21, "created": "2026-11-22T08:58:00+00:00"}, ...]}
+
+``kind`` (scribble, mask, erase) and ``radius`` (working pixels) are optional (a plain
+scribble of radius 0 when absent): see :mod:`gnnannot.annotate.mask_edits`.
 
 Stroke coordinates follow the DAVIS scribble convention: ``x, y`` normalised to 0..1 of
 the frame's width and height (rasterised at ``(int(x * (W - 1)), int(y * (H - 1)))``);
@@ -24,8 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gnnannot.annotate.mask_edits import KINDS, MAX_RADIUS, davis_strokes
 from gnnannot.atomic import write_json
 from gnnannot.errors import DataError
+from gnnannot.store.palette import PALETTE
 
 __all__ = [
     "SESSION_FILE",
@@ -41,6 +48,7 @@ SESSION_FILE = "web_session.json"
 FORMAT = "gnnannot-web-session"
 VERSION = 1
 MAX_POINTS = 100_000  # per request: a sane upper bound on what one interaction may send
+MAX_NAME = 64  # characters of an object name
 
 
 class RequestError(DataError):
@@ -71,22 +79,59 @@ class Interaction:
         return {"strokes": self.strokes, "seconds": self.seconds, "created": self.created}
 
 
+def default_object(k: int) -> dict[str, Any]:
+    """Name and colour of object ``k`` until the user changes them (the DAVIS palette)."""
+    return {"name": f"object {k}", "colour": [int(c) for c in PALETTE[k % 256]]}
+
+
 @dataclass
 class SessionState:
-    """Objects ``1..n_objects`` and the interactions so far (oldest first)."""
+    """Objects ``1..n_objects`` (``objects[k - 1]``: name and colour) and the interactions
+    so far (oldest first)."""
 
     n_objects: int = 1
     interactions: list[Interaction] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.objects = [dict(o) for o in self.objects[: self.n_objects]]
+        self.objects += [default_object(k) for k in range(len(self.objects) + 1,
+                                                          self.n_objects + 1)]  # fmt: skip
 
     def copy(self) -> SessionState:
-        return SessionState(self.n_objects, list(self.interactions))
+        return SessionState(self.n_objects, list(self.interactions), self.objects)
 
     def to_dict(self, n_frames: int) -> dict[str, Any]:
         return {
             "format": FORMAT, "version": VERSION, "n_frames": n_frames,
-            "n_objects": self.n_objects,
+            "n_objects": self.n_objects, "objects": self.objects,
             "interactions": [i.to_dict() for i in self.interactions],
         }  # fmt: skip
+
+
+def validate_object_meta(raw: Any, where: str = "object") -> dict[str, Any]:
+    """Checked ``{"name"?: str, "colour"?: [r, g, b]}`` (keys present are checked)."""
+    if not isinstance(raw, dict):
+        raise RequestError(f"expected an object with name and/or colour, found "
+                           f"{type(raw).__name__}", where)  # fmt: skip
+    out: dict[str, Any] = {}
+    unknown = sorted(set(raw) - {"name", "colour"})
+    if unknown:
+        raise RequestError(f"unknown keys {unknown}: expected name, colour", where)
+    if "name" in raw:
+        name = raw["name"]
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            raise RequestError(f"expected a non-empty name of at most {MAX_NAME} characters, "
+                               f"found {name!r}", f"{where}.name")  # fmt: skip
+        out["name"] = name.strip()
+    if "colour" in raw:
+        c = raw["colour"]
+        if not (isinstance(c, list) and len(c) == 3
+                and all(_is_int(v) and 0 <= v <= 255 for v in c)):  # fmt: skip
+            raise RequestError(f"expected [r, g, b] integers in 0..255, found {c!r}",
+                               f"{where}.colour")  # fmt: skip
+        out["colour"] = [int(v) for v in c]
+    return out
 
 
 def _is_int(v: Any) -> bool:
@@ -104,7 +149,9 @@ def validate_strokes(
 
     Rules: at least one stroke with at least one point; ``frame`` an int in
     ``0..n_frames-1``; ``object_id`` 0 (background) or one of the session's objects
-    ``1..n_objects``; ``path`` a list of ``[x, y]`` pairs inside the frame (0..1).
+    ``1..n_objects``; ``path`` a list of ``[x, y]`` pairs inside the frame (0..1);
+    optional ``kind`` one of ``KINDS`` (a ``mask`` stroke needs an object, not 0) and
+    ``radius`` an int in ``0..MAX_RADIUS`` (kept only when not the default).
     Raises :class:`RequestError` (422) naming the first offending field and what was
     expected vs found.
     """
@@ -152,16 +199,42 @@ def validate_strokes(
         n_points += len(pts)
         if n_points > MAX_POINTS:
             raise RequestError(f"too many points: at most {MAX_POINTS} per interaction", where)
-        out.append({"frame": int(t), "object_id": int(k), "path": pts})
+        item: dict[str, Any] = {"frame": int(t), "object_id": int(k), "path": pts}
+        kind = s.get("kind", "scribble")
+        if kind not in KINDS:
+            raise RequestError(f"expected one of {list(KINDS)}, found {kind!r}", f"{at}.kind")
+        if kind == "mask" and k == 0:
+            raise RequestError("the mask brush paints an object: expected an object id "
+                               "1.., found 0 (use the eraser for background)",
+                               f"{at}.object_id")  # fmt: skip
+        r = s.get("radius", 0)
+        if not _is_int(r) or not 0 <= r <= MAX_RADIUS:
+            raise RequestError(f"expected an integer in 0..{MAX_RADIUS}, found {r!r}",
+                               f"{at}.radius")  # fmt: skip
+        if kind != "scribble":
+            item["kind"] = kind
+        if r:
+            item["radius"] = int(r)
+        out.append(item)
     return out
 
 
-def to_davis_scribble(strokes: list[dict[str, Any]], n_frames: int) -> dict[str, Any]:
-    """DAVIS scribble dict (``{"scribbles": [[stroke, ...] per frame]}``) of ``strokes``."""
+def to_davis_scribble(
+    strokes: list[dict[str, Any]], n_frames: int, work_size: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """DAVIS scribble dict (``{"scribbles": [[stroke, ...] per frame]}``) of ``strokes``;
+    strokes with a radius or a mask/erase kind become their covered pixels' row runs
+    (:func:`gnnannot.annotate.mask_edits.davis_strokes`), which needs ``work_size (h, w)``."""
     frames: list[list[dict[str, Any]]] = [[] for _ in range(n_frames)]
     for s in strokes:
-        frames[s["frame"]].append({"path": s["path"], "object_id": s["object_id"],
-                                   "start_time": 0, "end_time": 0})  # fmt: skip
+        plain = s.get("kind", "scribble") == "scribble" and not s.get("radius", 0)
+        if plain:
+            frames[s["frame"]].append({"path": s["path"], "object_id": s["object_id"],
+                                       "start_time": 0, "end_time": 0})  # fmt: skip
+            continue
+        if work_size is None:
+            raise ValueError("to_davis_scribble: a wide or mask stroke needs work_size")
+        frames[s["frame"]].extend(davis_strokes(s, work_size))
     return {"scribbles": frames, "sequence": "video"}
 
 
@@ -191,7 +264,16 @@ def parse_state(data: Any, n_frames: int, source: str) -> SessionState:
         sec = item.get("seconds", 0.0)
         inter.append(Interaction(strokes, float(sec) if _is_num(sec) else 0.0,
                                  str(item.get("created", ""))))  # fmt: skip
-    return SessionState(k, inter)
+    objs = data.get("objects", [])
+    if not isinstance(objs, list):
+        raise DataError(f"{source}: 'objects' must be a list")
+    metas = []
+    for i, o in enumerate(objs[:k]):
+        try:
+            metas.append({**default_object(i + 1), **validate_object_meta(o, f"objects[{i}]")})
+        except RequestError as exc:
+            raise DataError(f"{source}: {exc}") from exc
+    return SessionState(k, inter, metas)
 
 
 class SessionStore:
