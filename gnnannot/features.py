@@ -644,9 +644,10 @@ def build_feature_store(
     sequences: list[str] | None = None,
     workers: int = 1,
     quiet: bool = False,
+    executor: Any = None,
 ) -> dict[str, list[str]]:
     """Features of every video into ``store`` (per-video incremental, like
-    :func:`gnnannot.superpixels.build_superpixel_store`)."""
+    :func:`gnnannot.superpixels.build_superpixel_store`, ``executor`` too)."""
     from gnnannot.io import graph_store as gs
     from gnnannot.progress import log
 
@@ -672,7 +673,8 @@ def build_feature_store(
             jobs.append((root, seq, store, sp_store, flow_store, d, dtype, fp))
             sizes.append(spv.n_frames)
     log(f"features: {len(jobs)} to compute, {len(kept)} up to date", quiet)
-    gs.map_videos(process_video, jobs, workers, "features", quiet, sizes)
+    gs.map_videos(process_video, jobs, workers, "features", quiet, sizes,
+                  [j[1] for j in jobs], executor=executor)
     return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}
 
 

@@ -316,6 +316,34 @@ def estimator_params(
     }
 
 
+def flow_video_job(
+    root: str, store: str, seq: str, h5_src: Any, key: dict[str, Any], preset: str,
+    scale: float, spread: float, exclude_out_of_frame: bool, dtype: str,
+) -> str:  # fmt: skip
+    """Compute (or import from ``h5_src``) and write the flow group of one video; ``key``
+    holds method, params, n_frames, height, width and frames_digest. One executor job."""
+    from gnnannot.data import davis
+    from gnnannot.io import flow_h5, flow_store
+
+    method, params = key["method"], key["params"]
+    n_frames, height, width = key["n_frames"], key["height"], key["width"]
+    digest = key["frames_digest"]
+    if method == "h5":
+        flow_h5.import_h5(h5_src, store, seq, n_frames, height, width, params, dtype=dtype,
+                          frames_digest=digest)  # fmt: skip
+        return seq
+    with flow_store.FlowWriter(
+        store, seq, n_frames, height, width, method, params, dtype=dtype,
+        frames_digest=digest,
+    ) as writer:
+        pairs = compute_video_flow(
+            davis.iter_frames(root, seq), preset, scale, method, spread, exclude_out_of_frame,
+        )
+        for pair in pairs:
+            writer.write(pair.forward, pair.backward, pair.occ_forward, pair.occ_backward)
+    return seq
+
+
 @_locked_store("store")
 def build_flow_store(
     root: str,
@@ -330,6 +358,7 @@ def build_flow_store(
     sequences: list[str] | None = None,
     prune: bool = True,
     quiet: bool = False,
+    executor: Any = None,
 ) -> dict[str, list[str]]:
     """Fill ``store`` with the flow of every video of the DAVIS-layout dataset at ``root``.
 
@@ -338,6 +367,8 @@ def build_flow_store(
     params, size, frame count, frame content digest, code version) match is kept; others
     are (re)computed, written atomically
     per group. With ``prune`` groups of videos not in the dataset are deleted.
+    ``executor``: where the per-video jobs (:func:`flow_video_job`) run (a
+    :mod:`gnnannot.pipeline.executor` executor; default: here, one after the other).
     Returns ``{"computed": [...], "kept": [...], "removed": [...]}``.
     """
     from gnnannot.data import davis
@@ -358,7 +389,7 @@ def build_flow_store(
     try:
         return _fill_flow_store(root, store, method, preset, scale, spread,
                                 exclude_out_of_frame, h5_dir, dtype, seqs, all_seqs, prune,
-                                quiet, files_digest)  # fmt: skip
+                                quiet, files_digest, executor)  # fmt: skip
     except BaseException:
         if created and not flow_store.list_videos(store, complete_only=False):
             import shutil
@@ -370,7 +401,7 @@ def build_flow_store(
 def _fill_flow_store(
     root: str, store: str, method: str, preset: str, scale: float, spread: float,
     exclude_out_of_frame: bool, h5_dir: str | None, dtype: str, seqs: list[str],
-    all_seqs: list[str], prune: bool, quiet: bool, files_digest: Any,
+    all_seqs: list[str], prune: bool, quiet: bool, files_digest: Any, executor: Any = None,
 ) -> dict[str, list[str]]:  # fmt: skip
     from gnnannot.data import davis
     from gnnannot.io import flow_h5, flow_store
@@ -386,7 +417,9 @@ def _fill_flow_store(
                 removed.append(name)
     computed: list[str] = []
     kept: list[str] = []
-    for seq in track(seqs, "flow videos", quiet=quiet):
+    jobs: list[tuple[Any, ...]] = []
+    sizes: list[int] = []
+    for seq in seqs:
         paths = davis.frame_paths(root, seq)
         height, width = davis.read_image(paths[0]).shape[:2]
         n_frames = len(paths)
@@ -395,6 +428,7 @@ def _fill_flow_store(
             src = flow_h5.find_h5(h5_dir, seq)
             params: dict[str, object] = {**flow_h5.h5_source_params(src), "dtype": dtype}
         else:
+            src = None
             params = estimator_params(preset, scale, method, spread, exclude_out_of_frame, dtype)
         digest = files_digest(paths)  # frame content: a changed frame recomputes the flow
         key = dict(method=method, params=params, n_frames=n_frames, height=height, width=width,
@@ -402,20 +436,15 @@ def _fill_flow_store(
         if flow_store.is_up_to_date(store, seq, **key):  # type: ignore[arg-type]
             kept.append(seq)
             continue
-        if method == "h5":
-            flow_h5.import_h5(src, store, seq, n_frames, height, width, params, dtype=dtype,
-                              frames_digest=digest)  # fmt: skip
-        else:
-            with flow_store.FlowWriter(
-                store, seq, n_frames, height, width, method, params, dtype=dtype,
-                frames_digest=digest,
-            ) as writer:
-                pairs = compute_video_flow(
-                    davis.iter_frames(root, seq), preset, scale, method, spread,
-                    exclude_out_of_frame,
-                )
-                for pair in pairs:
-                    writer.write(pair.forward, pair.backward, pair.occ_forward, pair.occ_backward)
+        jobs.append((root, store, seq, src, key, preset, scale, spread, exclude_out_of_frame,
+                     dtype))  # fmt: skip
+        sizes.append(n_frames)
         computed.append(seq)
+    if executor is None:
+        for job in track(jobs, "flow videos", quiet=quiet):
+            flow_video_job(*job)
+    else:
+        executor.run(flow_video_job, jobs, description="flow", quiet=quiet, sizes=sizes,
+                     labels=computed)  # fmt: skip
     log(f"flow: {len(computed)} computed, {len(kept)} up to date, {len(removed)} removed", quiet)
     return {"computed": computed, "kept": kept, "removed": removed}

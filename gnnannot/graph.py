@@ -505,9 +505,11 @@ def build_graph_store(
     dtype: str = "float16",
     workers: int = 1,
     quiet: bool = False,
+    executor: Any = None,
     prune: bool = True,
 ) -> dict[str, list[str]]:
-    """Graphs of ``sequences`` into ``store`` (per-video incremental)."""
+    """Graphs of ``sequences`` into ``store`` (per-video incremental; ``executor`` as in
+    :func:`gnnannot.superpixels.build_superpixel_store`)."""
     from gnnannot.errors import ConfigError
     from gnnannot.io import graph_store as gs
     from gnnannot.progress import log
@@ -533,5 +535,6 @@ def build_graph_store(
             jobs.append((seq, store, sp_store, ft_store, flow_store, min_flow_weight, dtype, fp))
             sizes.append(spv.n_frames)
     log(f"graphs: {len(jobs)} to compute, {len(kept)} up to date", quiet)
-    gs.map_videos(process_video, jobs, workers, "graphs", quiet, sizes)
+    gs.map_videos(process_video, jobs, workers, "graphs", quiet, sizes,
+                  [j[0] for j in jobs], executor=executor)
     return {"computed": [j[0] for j in jobs], "kept": kept, "removed": removed}

@@ -406,11 +406,13 @@ def build_superpixel_store(
     sequences: list[str] | None = None,
     workers: int = 1,
     quiet: bool = False,
+    executor: Any = None,
 ) -> dict[str, list[str]]:
     """Superpixels of every video (default: the train and val splits of ``root``) into
     ``store``; per-video incremental (groups whose fingerprint of params, frame files and
-    flow attrs matches are kept), groups of other videos are removed.
-    Returns ``{"computed", "kept", "removed"}``."""
+    flow attrs matches are kept), groups of other videos are removed. ``executor``: where
+    the per-video jobs run (a :mod:`gnnannot.pipeline.executor` executor; default a
+    process pool of ``workers``). Returns ``{"computed", "kept", "removed"}``."""
     from gnnannot.data import davis
     from gnnannot.io import graph_store as gs
     from gnnannot.progress import log
@@ -433,5 +435,6 @@ def build_superpixel_store(
     log(f"superpixels: {len(jobs)} to compute, {len(kept)} up to date", quiet)
     if jobs:
         import skimage.measure  # noqa: F401 - once here, not in every (forked) worker
-    gs.map_videos(process_video, jobs, workers, "superpixels", quiet, sizes)
+    gs.map_videos(process_video, jobs, workers, "superpixels", quiet, sizes,
+                  [j[1] for j in jobs], executor=executor)
     return {"computed": [j[1] for j in jobs], "kept": kept, "removed": removed}

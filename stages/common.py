@@ -66,6 +66,24 @@ def choice(params: dict[str, Any], key: str, options: tuple[str, ...]) -> str:
     return value
 
 
+def stage_executor(params: dict[str, Any], section: str) -> Any:
+    """The executor of ``<section>.executor`` (``{kind: serial | process | dask, workers,
+    address, ...}``, :func:`gnnannot.pipeline.executor.make_executor`), or None when the
+    section has none (the stage's own default: a process pool of ``<section>.workers``)."""
+    spec = param(params, f"{section}.executor", dict, None)
+    if spec is None:
+        return None
+    from gnnannot.pipeline.executor import make_executor
+
+    spec = dict(spec)
+    kind = spec.pop("kind", "process")
+    workers = spec.pop("workers", param(params, f"{section}.workers", int, 1))
+    try:
+        return make_executor(str(kind), int(workers), **spec)
+    except TypeError as exc:
+        raise ConfigError(f"{PARAMS_FILE}: bad key in {section}.executor ({exc})") from exc
+
+
 def stage_main(description: str, body: Callable[[dict[str, Any], bool], None]) -> None:
     """Parse ``--quiet`` / ``--params``, run ``body(params, quiet)``; report gnnannot errors
     as one red line and exit 2."""

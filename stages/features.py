@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnnannot.features import build_feature_store
-from stages.common import choice, param, stage_main
+from stages.common import choice, param, stage_executor, stage_main
 
 STORE = "data/features.zarr"
 SP_STORE = "data/superpixels.zarr"
@@ -26,6 +26,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         dtype=choice(params, "features.dtype", ("float16", "float32")),
         workers=param(params, "features.workers", int, 2),
         quiet=quiet,
+        executor=stage_executor(params, "features"),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnnannot.flow import DIS_PRESETS, build_flow_store
-from stages.common import choice, param, stage_main
+from stages.common import choice, param, stage_executor, stage_main
 
 STORE = "data/flow.zarr"
 
@@ -26,6 +26,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         h5_dir=param(params, "flow.h5_dir", str, "") or None,
         dtype=choice(params, "flow.dtype", ("quantized", "float16", "float32")),
         quiet=quiet,
+        executor=stage_executor(params, "flow"),
     )
 
 

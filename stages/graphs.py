@@ -9,7 +9,7 @@ from typing import Any
 
 from gnnannot.graph import build_graph_store
 from gnnannot.io.graph_store import dataset_sequences
-from stages.common import choice, param, stage_main
+from stages.common import choice, param, stage_executor, stage_main
 
 STORE = "data/graphs.zarr"
 SP_STORE = "data/superpixels.zarr"
@@ -28,6 +28,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         dtype=choice(params, "graphs.dtype", ("float16", "float32")),
         workers=param(params, "graphs.workers", int, 2),
         quiet=quiet,
+        executor=stage_executor(params, "graphs"),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gnnannot.superpixels import SuperpixelParams, build_superpixel_store
-from stages.common import param, stage_main
+from stages.common import param, stage_executor, stage_main
 
 STORE = "data/superpixels.zarr"
 FLOW_STORE = "data/flow.zarr"
@@ -37,6 +37,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         params=superpixel_params(params),
         workers=param(params, "superpixels.workers", int, 2),
         quiet=quiet,
+        executor=stage_executor(params, "superpixels"),
     )
 
 

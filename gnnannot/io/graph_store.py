@@ -714,13 +714,14 @@ def map_videos(
     quiet: bool = False,
     sizes: list[int] | None = None,
     labels: list[str] | None = None,
+    executor: Any = None,
 ) -> list[Any]:
-    """Run ``fn(*job)`` for every job (one video each) on the local process executor
-    (:class:`gnnannot.pipeline.executor.ProcessExecutor`, serial when ``workers`` <= 1);
-    results in job order."""
+    """Run ``fn(*job)`` for every job (one video each) on ``executor`` (default: the local
+    process executor :class:`gnnannot.pipeline.executor.ProcessExecutor`, serial when
+    ``workers`` <= 1); results in job order."""
     from gnnannot.pipeline.executor import ProcessExecutor
 
-    return ProcessExecutor(workers).run(
+    return (executor or ProcessExecutor(workers)).run(
         fn, jobs, description=description, quiet=quiet, sizes=sizes, labels=labels
     )
 
