@@ -4,6 +4,7 @@ it was trained with), ``metrics/train.json`` and the dvclive log ``dvclive/``.""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from gnnannot.atomic import write_json
@@ -11,6 +12,7 @@ from gnnannot.data import davis
 from gnnannot.errors import ConfigError
 from gnnannot.io.graph_store import open_graph
 from gnnannot.train import TrainConfig, load_item, train_model
+from gnnannot.train_distributed import init_from_env, launch, under_torchrun
 from stages.common import param, stage_main
 
 GRAPH_STORE = "data/graphs.zarr"
@@ -22,6 +24,10 @@ def run(params: dict[str, Any], quiet: bool) -> None:
     section = dict(param(params, "train", dict))
     device = str(section.pop("device", "cpu"))
     n_val = int(section.pop("val_videos", 2))
+    nproc = int((section.pop("distributed", None) or {}).get("nproc_per_node", 1))
+    if nproc > 1 and not under_torchrun():  # launch N copies of this stage with torchrun
+        launch(nproc, "stages.train", sys.argv[1:])
+        return
     try:
         cfg = TrainConfig(**section)
     except TypeError as exc:
@@ -34,9 +40,22 @@ def run(params: dict[str, Any], quiet: bool) -> None:
         )
     train_seqs = seqs[: len(seqs) - n_val]
     val_seqs = seqs[len(seqs) - n_val :]
+    dist, device = init_from_env(device)  # under torchrun: this rank's process group, GPU
+    try:
+        _train(root, train_seqs, val_seqs, cfg, device, dist, quiet)
+    finally:
+        dist.close()
+
+
+def _train(root: str, train_seqs: list[str], val_seqs: list[str], cfg: TrainConfig,
+           device: str, dist: Any, quiet: bool) -> None:
+    """Load the graphs, train, and (rank 0 only) log, write the checkpoint and metrics."""
     items = [load_item(open_graph(GRAPH_STORE, s), root, cfg, device) for s in train_seqs]
     val_items = [load_item(open_graph(GRAPH_STORE, s), root, cfg, device) for s in val_seqs]
 
+    if not dist.is_main:  # the other ranks train their shard; rank 0 writes everything
+        train_model(items, val_items, cfg, CHECKPOINT, device=device, quiet=True, dist=dist)
+        return
     from dvclive import Live
 
     with Live("dvclive", report=None, save_dvc_exp=False) as live:
@@ -47,7 +66,7 @@ def run(params: dict[str, Any], quiet: bool) -> None:
             live.next_step()
 
         result = train_model(items, val_items, cfg, CHECKPOINT,
-                             device=device, logger=logger, quiet=quiet)
+                             device=device, logger=logger, quiet=quiet, dist=dist)
     last = result["history"][-1]
     write_json("metrics/train.json", {
         "best_round": result["best_round"],
