@@ -1,11 +1,14 @@
 """DVC stage ``train``: train the GNN on simulated interactive sessions over the training
 split's cached graphs (``--graphs``, with the dataset ``--root``); writes the checkpoint
 ``--model`` (best validation round, with the params it was trained with), the metrics
-``--metrics`` and the dvclive log ``--live``."""
+``--metrics`` and the dvclive log ``--live``. With ``train.distributed.nproc_per_node``
+> 1 (or under ``torchrun``) it trains with DistributedDataParallel
+(:mod:`gnnannot.training.distributed`): rank 0 alone validates and writes."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from gnnannot.atomic import write_json
@@ -13,6 +16,7 @@ from gnnannot.config import from_section
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
 from gnnannot.store.graphs import open_graph
+from gnnannot.training.distributed import init_from_env, launch, under_torchrun
 from gnnannot.training.train import TrainConfig, load_item, train_model
 from stages.common import section, stage_main
 
@@ -22,9 +26,14 @@ PATHS = {"root": "dataset (DAVIS layout)", "graphs": "graphs store",
 
 
 def run(params: dict[str, Any], args: argparse.Namespace) -> None:
-    root, quiet = args.root, args.quiet
-    cfg = from_section(TrainConfig, section(params, "train"), "params.yaml: train")
-    device, n_val = cfg.device, cfg.val_videos
+    root = args.root
+    train = dict(section(params, "train"))
+    nproc = int((train.pop("distributed", None) or {}).get("nproc_per_node", 1))
+    if nproc > 1 and not under_torchrun():  # launch N copies of this stage with torchrun
+        launch(nproc, "stages.train", sys.argv[1:])
+        return
+    cfg = from_section(TrainConfig, train, "params.yaml: train")
+    n_val = cfg.val_videos
     seqs = davis.read_split(root, "train")
     if not 0 <= n_val < len(seqs):
         raise ConfigError(
@@ -33,9 +42,22 @@ def run(params: dict[str, Any], args: argparse.Namespace) -> None:
         )
     train_seqs = seqs[: len(seqs) - n_val]
     val_seqs = seqs[len(seqs) - n_val :]
+    dist, device = init_from_env(cfg.device)  # under torchrun: this rank's group, GPU
+    try:
+        _train(args, train_seqs, val_seqs, cfg, device, dist)
+    finally:
+        dist.close()
+
+
+def _train(args: argparse.Namespace, train_seqs: list[str], val_seqs: list[str],
+           cfg: TrainConfig, device: str, dist: Any) -> None:
+    """Load the graphs, train, and (rank 0 only) log, write the checkpoint and metrics."""
+    root = args.root
     items = [load_item(open_graph(args.graphs, s), root, cfg, device) for s in train_seqs]
     val_items = [load_item(open_graph(args.graphs, s), root, cfg, device) for s in val_seqs]
-
+    if not dist.is_main:  # the other ranks train their shard; rank 0 writes everything
+        train_model(items, val_items, cfg, args.model, device=device, quiet=True, dist=dist)
+        return
     from dvclive import Live
 
     with Live(args.live, report=None, save_dvc_exp=False) as live:
@@ -45,8 +67,8 @@ def run(params: dict[str, Any], args: argparse.Namespace) -> None:
                     live.log_metric(key, value)
             live.next_step()
 
-        result = train_model(items, val_items, cfg, args.model,
-                             device=device, logger=logger, quiet=quiet)
+        result = train_model(items, val_items, cfg, args.model, device=device,
+                             logger=logger, quiet=args.quiet, dist=dist)
     last = result["history"][-1]
     write_json(args.metrics, {
         "best_round": result["best_round"],

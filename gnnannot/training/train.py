@@ -57,6 +57,7 @@ from gnnannot.model.checkpoint import save_checkpoint
 from gnnannot.model.net import GNNAnnot
 from gnnannot.progress import log, make_progress
 from gnnannot.training.clip import clip_graph
+from gnnannot.training.distributed import SINGLE, SingleProcess
 from gnnannot.types import VideoGraph
 
 
@@ -328,12 +329,14 @@ def train_model(
     device: str = "cpu",
     logger: Callable[[dict[str, float]], None] | None = None,
     quiet: bool = False,
+    dist: SingleProcess = SINGLE,
 ) -> dict[str, Any]:
     """Train on ``items`` (see the module docstring), select by mean J over all
     interactions on ``val_items`` (the training items when empty), save the best
     checkpoint to ``out_path`` (atomically). ``logger(metrics)`` is called once per round.
     Returns ``{"history": [...], "best_round", "best_val_J", "initial_val_J", "steps"}``
-    (``best_round`` -1: the untrained network; ``initial_val_J`` None without a prior)."""
+    (``best_round`` -1: the untrained network; ``initial_val_J`` None without a prior).
+    ``dist``: data-parallel hooks (:mod:`gnnannot.train_distributed`; default one process)."""
     if not items:
         raise ConfigError("train: no training video")
     random.seed(cfg.seed)
@@ -342,6 +345,7 @@ def train_model(
     rng = np.random.default_rng(cfg.seed)
     val_items = list(val_items) or list(items)
     model = build_model(items, cfg, device)
+    fwd, save, shard = dist.wrap(model), dist.main_only(save_checkpoint), dist.shard(items)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="max", factor=cfg.lr_factor, patience=cfg.lr_patience, min_lr=cfg.lr_min
@@ -372,9 +376,9 @@ def train_model(
         if has_prior:
             # the untrained network reproduces its prior (the random walker): a candidate
             # too, so the kept checkpoint is never worse than the prior on validation
-            initial_j = float(validate().mean())
+            initial_j = float(dist.on_main(validate).mean())
             best = (initial_j, -1)
-            save_checkpoint(out_path, model, extra={**extra, "round": -1,
+            save(out_path, model, extra={**extra, "round": -1,
                                                     "val_J": initial_j})
             log(f"train: untrained (prior only) val J {initial_j:.4f}", quiet)
         for rnd in range(cfg.rounds):
@@ -383,8 +387,8 @@ def train_model(
             train_js = []
             model.eval()
             with torch.no_grad():
-                for idx in range(len(items)):
-                    item = items[idx]
+                for idx in range(len(shard)):
+                    item = shard[idx]
                     s_idx = int(rng.integers(len(item.scribbles)))
                     sc = davis.read_scribble(item.scribbles[s_idx], item.gt.shape[0],
                                              item.n_objects)
@@ -400,9 +404,9 @@ def train_model(
             model.train()
             losses: list[float] = []
             for epoch in range(cfg.epochs):
-                for j in rng.permutation(len(cache)):
+                for j in dist.epoch_order(rng.permutation(len(cache))):
                     item, x = cache[int(j)]
-                    logits = model(item.inputs.x_const, x.to(device, torch.float32),
+                    logits = fwd(item.inputs.x_const, x.to(device, torch.float32),
                                    item.inputs.edge_index, item.inputs.edge_attr)
                     loss = item_loss(logits, item, cfg)
                     opt.zero_grad()
@@ -417,11 +421,11 @@ def train_model(
                         f" loss {np.mean(losses[-50:]):.4f}"))
             model.eval()
             progress.update(task, description=f"train round {rnd + 1}/{cfg.rounds}: validate")
-            val_curve = validate().mean(axis=0)
+            val_curve = dist.on_main(validate).mean(axis=0)
             val_j = float(val_curve.mean())
             sched.step(val_j)
-            row = {"round": rnd, "steps": n_steps, "train_loss": float(np.mean(losses)),
-                   "train_J": float(np.mean(train_js)), "val_J": val_j,
+            row = {"round": rnd, "steps": n_steps, "train_loss": dist.mean(np.mean(losses)),
+                   "train_J": dist.mean(np.mean(train_js)), "val_J": val_j,
                    "val_J_first": float(val_curve[0]), "val_J_last": float(val_curve[-1]),
                    "lr": opt.param_groups[0]["lr"]}
             history.append(row)
@@ -432,7 +436,7 @@ def train_model(
                 quiet)
             if val_j >= best[0]:  # ties: the later (longer trained) round
                 best = (val_j, rnd)
-                save_checkpoint(out_path, model, extra={**extra, "round": rnd,
+                save(out_path, model, extra={**extra, "round": rnd,
                                                         "val_J": val_j})
     log(f"[green]train:[/] best val J {best[0]:.4f} at round {best[1]}", quiet)
     return {"history": history, "best_round": best[1], "best_val_J": best[0],
