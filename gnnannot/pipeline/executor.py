@@ -23,6 +23,7 @@ Contract every executor keeps:
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -218,8 +219,8 @@ def executor_kinds() -> list[str]:
 
 def _load_optional() -> None:
     if "dask" not in _REGISTRY:
-        try:
-            import gnnannot.pipeline.dask_executor  # noqa: F401 - registers "dask"
+        try:  # by name: the plug-in imports this module, not the other way round
+            importlib.import_module("gnnannot.pipeline.dask_executor")  # registers "dask"
         except ImportError:
             pass
 
