@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from gnnannot.preprocess.features import (
     COLOUR_DESCRIPTOR_NAMES,
     NODE_FEATURE_NAMES,
     colour_descriptor,
+    gradient_magnitude,
     node_features,
     scale_free_edge_features,
     scale_free_node_features,
@@ -344,3 +346,33 @@ def test_orientation_bins_match_float64_arctan2_and_edges():
     gx = np.array([[1, 1, 0, -1, -1, -1, -1, 0, 1]], dtype=np.float32)
     gy = np.array([[0, 1, 1, 1, 0, -1, 0, -1, -1]], dtype=np.float32)
     assert orientation_bins(gx, gy).tolist() == [0, 1, 2, 3, 0, 1, 0, 2, 3]
+
+
+def test_descriptor_bytes_identical_on_every_call() -> None:
+    """The same frame gives the same descriptor bytes on every call, whatever the memory
+    layout around it (cv2.magnitude did not: 2 of 6 calls differed in the last bit, so the
+    features store's hash changed between identical `dvc repro` runs)."""
+    rng = np.random.default_rng(5)
+    h, w = 240, 427  # the synthetic default size (smaller planes hit no disagreeing pixel)
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (0, 0), 1.5)  # smooth gradients, many near-equal values
+    labels = (np.arange(h)[:, None] // 12 * 14 + np.arange(w)[None, :] // 12).astype(np.int32)
+    n = int(labels.max()) + 1
+    first = colour_descriptor(image, labels, n)
+    junk = []
+    for size in rng.integers(1, 4097, 30):
+        junk.append(np.empty(int(size), np.uint8))  # shifts where the next buffers land
+        again = colour_descriptor(image.copy(), labels, n)
+        assert again.tobytes() == first.tobytes()
+
+
+def test_gradient_magnitude_is_the_correctly_rounded_norm() -> None:
+    rng = np.random.default_rng(6)
+    gx = rng.normal(size=(37, 53)).astype(np.float32)
+    gy = rng.normal(size=(37, 53)).astype(np.float32)
+    got = gradient_magnitude(gx, gy)
+    ref = np.hypot(gx.astype(np.float64), gy.astype(np.float64))  # independent, float64
+    assert got.dtype == np.float32 and got.shape == gx.shape
+    ulp = np.spacing(ref.astype(np.float32))
+    assert np.all(np.abs(got - ref) <= 1.5 * ulp)
+    assert gradient_magnitude(gx[:, 1:], gy[:, 1:]).tobytes() == got[:, 1:].copy().tobytes()

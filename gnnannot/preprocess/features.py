@@ -190,20 +190,33 @@ def orientation_bins(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     return obin.astype(np.int8)
 
 
+def gradient_magnitude(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """(H, W) float32 ``sqrt(gx**2 + gy**2)`` of two (H, W) float32 planes, bit-identical on
+    every call. ``cv2.magnitude`` is not: on the same input it returned planes differing in
+    the last bit from one call to the next (2 of 6 calls on one frame, on an AVX-512 EPYC;
+    presumably its SIMD and scalar loops round differently and split by buffer address),
+    so the stored descriptors, and the features store's hash, changed from one ``dvc
+    repro`` to the next. NumPy's element-wise float32 multiply, add and sqrt are
+    correctly rounded on every code path."""
+    out = np.multiply(gx, gx, dtype=np.float32)
+    out += np.multiply(gy, gy, dtype=np.float32)
+    return np.sqrt(out, out=out)
+
+
 def _texture_planes(L: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Gradient orientation bin (H*W,) int8 in 0..3, gradient magnitude (H, W) and the four
     local texture planes (grad_mag1, grad_mag3, laplacian, L_contrast) of the L channel
     (H, W) float32."""
     gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-    mag = cv2.magnitude(gx, gy)
+    mag = gradient_magnitude(gx, gy)
     obin = orientation_bins(gx, gy)
     L3 = cv2.GaussianBlur(L, (0, 0), 2.0)
     gx3 = cv2.Sobel(L3, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy3 = cv2.Sobel(L3, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
     lap = cv2.Laplacian(L, cv2.CV_32F, ksize=1)
     np.abs(lap, out=lap)
-    return obin, mag, [mag, cv2.magnitude(gx3, gy3), lap, cv2.absdiff(L, L3)]
+    return obin, mag, [mag, gradient_magnitude(gx3, gy3), lap, cv2.absdiff(L, L3)]
 
 
 def frame_features(
