@@ -31,7 +31,7 @@ from gnnannot.store.superpixels import open_superpixels
 
 __all__ = ["FeatureConfig", "build_feature_store", "descriptor_config", "feature_job"]
 
-STAGE_VERSION = 1
+STAGE_VERSION = 2  # 2: gradient magnitude without cv2.magnitude (bit-stable descriptors)
 DTYPES = ("float16", "float32")
 
 
