@@ -11,16 +11,10 @@ twice, once with NumPy's AVX-512 kernels disabled, and compares every stored byt
 from __future__ import annotations
 
 import filecmp
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("data", "flow", "superpixels", "features", "graphs")
+from stage_runner import run_stages, tiny_params
 
 
 def _avx512_features() -> list[str]:
@@ -32,17 +26,6 @@ def _avx512_features() -> list[str]:
             if (f.startswith("AVX512") or f == "X86_V4") and __cpu_features__.get(f)]
 
 
-def _run_stages(cwd: Path, extra_env: dict[str, str]) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for stage in STAGES:
-        root = yaml.safe_load((cwd / "params.yaml").read_text())["data"]["root"]
-        cmd = stages[stage]["cmd"].replace("${data.root}", root).split()  # python -m stages.x
-        res = subprocess.run([sys.executable, *cmd[1:], "--quiet"], cwd=cwd,
-                             env=env, capture_output=True, text=True)
-        assert res.returncode == 0, f"stage {stage} failed:\n{res.stdout}\n{res.stderr}"
-
-
 def _files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
@@ -50,19 +33,11 @@ def _files(root: Path) -> list[str]:
 @pytest.mark.skipif(not _avx512_features(),
                     reason="this CPU has no AVX-512 kernels in NumPy to switch off")
 def test_preprocessing_bytes_identical_without_avx512(tmp_path):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["source"] = "synthetic"
-    params["data"]["synthetic"].update(n_train=1, n_val=1, n_frames=5, height=200, width=320)
-    for stage in ("superpixels", "features", "graphs"):
-        params[stage]["executor"]["workers"] = 1
+    params = tiny_params()
     runs = {}
     for name, env in (("native", {}),
                       ("avx2", {"NPY_DISABLE_CPU_FEATURES": " ".join(_avx512_features())})):
-        cwd = tmp_path / name
-        cwd.mkdir()
-        (cwd / "params.yaml").write_text(yaml.safe_dump(params))
-        _run_stages(cwd, env)
-        runs[name] = cwd / "data"
+        runs[name] = run_stages(tmp_path / name, params, env)
     a, b = runs["native"], runs["avx2"]
     files = _files(a)
     assert files == _files(b)
