@@ -3,10 +3,12 @@
 Generates one small synthetic dataset (``gnnannot.data.synthetic``, the pipeline's
 generator) and runs the four preprocessing stages (flow, superpixels, features, graphs,
 with the stage configs' defaults, i.e. ``params.yaml``) on it once per executor, in the
-same process and the same run, after an untimed warm-up on a 2-video set: ``serial``, ``process`` with ``--workers`` processes, and
+same process and the same run: ``serial``, ``process`` with ``--workers`` processes, and
 ``dask`` on a :class:`distributed.LocalCluster` of ``--workers`` worker processes (one
-thread each; started once, its start-up time reported apart). For each stage and
-executor: wall seconds, frames per second (frames of the dataset / wall), the ratio
+thread each; started once, its start-up time reported apart). Every executor first runs
+an untimed warm-up on a 2-video set (imports and first-call set-up in every worker), then
+``--rounds`` timed runs in alternating order. For each stage and executor: the mean wall
+seconds, frames per second (frames of the dataset / wall), the ratio
 against serial, and whether every stored array equals the serial run's byte for byte.
 Prints a table and writes ``metrics/scaling.json`` (with the core count and the load).
 
@@ -97,6 +99,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--width", type=int, default=427)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="timed runs per executor, in alternating order (mean reported)")
     ap.add_argument("--address", default="local",
                     help="local (a LocalCluster started here) or a tcp:// scheduler")
     ap.add_argument("--out-dir", type=Path, default=None,
@@ -111,10 +115,8 @@ def main() -> None:
         generate_dataset(root, seed=0, n_train=args.videos // 2,
                          n_val=args.videos - args.videos // 2, n_frames=args.frames,
                          height=args.height, width=args.width, effects=True, quiet=True)
-        # warm-up (imports, first-call set-up), not timed: else the first executor pays it
         generate_dataset(work / "warm", seed=1, n_train=1, n_val=1, n_frames=3,
                          height=args.height, width=args.width, effects=True, quiet=True)
-        run_stages(work / "warm", work / "warm-stores", make_executor("serial"))
         seqs = dataset_sequences(str(root))
         n_frames = sum(len(davis.frame_paths(root, s)) for s in seqs)
         cluster = None
@@ -139,11 +141,20 @@ def main() -> None:
             f"dask({args.workers} workers)": make_executor("dask", args.workers,
                                                           address=address, workdir=str(work)),
         }  # fmt: skip
-        results: dict[str, Any] = {}
+        results: dict[str, Any] = {n: {"rounds": [], "dir": work / n.split("(")[0]}
+                                   for n in runs}  # fmt: skip
         try:
-            for name, ex in runs.items():
-                out = work / name.split("(")[0]
-                results[name] = {"seconds": run_stages(root, out, ex), "dir": out}
+            for name, ex in runs.items():  # warm-up (imports in every worker), not timed
+                run_stages(work / "warm", work / "warm-stores" / name.split("(")[0], ex)
+            order = list(runs)
+            for r in range(args.rounds):  # alternate the order: the load of a shared
+                for name in order if r % 2 == 0 else order[::-1]:  # machine drifts
+                    out = work / f"round{r}" / name.split("(")[0]
+                    results[name]["rounds"].append(run_stages(root, out, runs[name]))
+                    results[name]["dir"] = out
+            for res in results.values():
+                res["seconds"] = {s: sum(x[s] for x in res["rounds"]) / len(res["rounds"])
+                                  for s in STAGES}  # fmt: skip
         finally:
             if cluster is not None:
                 cluster.close()
@@ -160,6 +171,9 @@ def main() -> None:
                         else same_arrays(serial["dir"] / f"{stage}.zarr",
                                          r["dir"] / f"{stage}.zarr"))  # fmt: skip
                 rows.append({"executor": name, "stage": stage, "seconds": sec,
+                             "seconds_per_round": [
+                                 sum(x.values()) if stage == "total" else x[stage]
+                                 for x in r["rounds"]],
                              "frames_per_s": n_frames / sec, "ratio_vs_serial": base / sec,
                              "arrays_equal_serial": same})  # fmt: skip
     finally:
@@ -167,7 +181,8 @@ def main() -> None:
 
     cores = os.cpu_count()
     table = Table(title=f"preprocessing throughput: {len(seqs)} videos, {n_frames} frames "
-                        f"{args.width}x{args.height}, {cores} cores (ratio <= cores)")
+                        f"{args.width}x{args.height}, mean of {args.rounds} round(s), "
+                        f"{cores} cores (ratio <= cores)")
     for col in ("executor", "stage", "wall s", "frames/s", "vs serial", "same arrays"):
         table.add_column(col, justify="left" if col in ("executor", "stage") else "right")
     for r in rows:
@@ -179,7 +194,7 @@ def main() -> None:
         print(f"LocalCluster start-up ({args.workers} workers): {startup:.1f} s (not counted)")
     write_json(args.out, {
         "videos": len(seqs), "frames": n_frames, "height": args.height, "width": args.width,
-        "workers": args.workers, "address": args.address, "cpu_count": cores,
+        "workers": args.workers, "rounds": args.rounds, "address": args.address, "cpu_count": cores,
         "load_avg_1min_at_end": os.getloadavg()[0], "machine": platform.machine(),
         "niceness": os.nice(0), "local_cluster_startup_s": startup, "results": rows,
     })

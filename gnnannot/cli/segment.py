@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from gnnannot.annotate.exports import format_help
 from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
 
 app = typer.Typer(help="Segment your own video from scribbles.")
@@ -43,6 +44,10 @@ def segment(
     ),
     fps: float | None = typer.Option(
         None, help="Overlay frame rate [default: the video's, 24 for frame folders]."),
+    formats: list[str] = typer.Option(
+        [], "--format", "-F",
+        help=f"Export format, repeat for several [default: every default format]. "
+        f"Registered: {format_help()}."),
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
     rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
     device: str = device_option(),
@@ -52,21 +57,24 @@ def segment(
     """Segment your own video from scribbles; write masks, COCO RLE and an overlay.
 
     VIDEO is a video file or a folder of frames; each --scribbles file is one interaction,
-    in order. --out gets masks/<frame>.png (DAVIS palette PNG, value = object id),
-    rle/<frame>.json (COCO RLE per object), overlay.mp4 and segment.json; it is written
+    in order. --out gets each --format (by default masks/<frame>.png: DAVIS palette PNG,
+    value = object id; rle/<frame>.json: COCO RLE per object; overlay.mp4) and
+    segment.json; it is written
     only when the whole run succeeded (kept as it was on error). An existing --out is
     replaced only if it is a previous export or with --overwrite; a file, the video
     itself or a folder holding it are refused.
     Preprocessing is cached per video content, so a rerun with more scribbles is fast.
     """
     from gnnannot.annotate.annotator import Annotator
-    from gnnannot.annotate.exports import check_out
+    from gnnannot.annotate.exports import check_out, resolve_formats
     from gnnannot.annotate.scribble_input import SCRIBBLE_IMAGE_EXTENSIONS, check_object_ids
     from gnnannot.errors import ConfigError
     from gnnannot.pipeline.video_cache import PrepParams
     from gnnannot.progress import log
 
     check_out(out, overwrite=overwrite, inputs=[video])  # before any work
+    without = [n for n, keep in (("overlay", overlay), ("rle", rle_json)) if not keep]
+    chosen = resolve_formats(formats or None, without=without)
     n_png = sum(p.suffix.lower() in SCRIBBLE_IMAGE_EXTENSIONS for p in scribbles)
     if frame and len(frame) != n_png:
         raise ConfigError(
@@ -96,5 +104,5 @@ def segment(
         log(f"interaction {i} ({p}): {ann.timings[-1]:.2f} s", quiet)
     assert masks is not None
     t0 = time.perf_counter()
-    ann.export(out, overlay=overlay, rle_json=rle_json, overwrite=overwrite)
+    ann.export(out, formats=chosen, overwrite=overwrite)
     log(f"wrote {out} ({time.perf_counter() - t0:.1f} s)", quiet)
