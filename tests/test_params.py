@@ -20,11 +20,11 @@ def test_gnn_prior_is_the_benchmarked_random_walker():
 
 
 def _section_configs():
+    from gnnannot.methods.benchmark_config import BenchmarkConfig
     from gnnannot.pipeline.features import FeatureConfig
     from gnnannot.pipeline.flow import FlowConfig
     from gnnannot.pipeline.graphs import GraphConfig
     from gnnannot.pipeline.superpixels import SuperpixelStageConfig
-    from gnnannot.methods.benchmark_config import BenchmarkConfig
     from gnnannot.training.train import TrainConfig
 
     return {"flow": FlowConfig, "superpixels": SuperpixelStageConfig,

@@ -11,6 +11,8 @@ from gnnannot.annotate.exports import format_help
 from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
 
 app = typer.Typer(help="Segment your own video from scribbles.")
+_FORMAT_HELP = (f"Export format, repeat for several [default: every default format]. "
+                f"Registered: {format_help()}.")
 
 
 @app.command("segment")
@@ -46,8 +48,7 @@ def segment(
         None, help="Overlay frame rate [default: the video's, 24 for frame folders]."),
     formats: list[str] = typer.Option(
         [], "--format", "-F",
-        help=f"Export format, repeat for several [default: every default format]. "
-        f"Registered: {format_help()}."),
+        help=_FORMAT_HELP),
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
     rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
     device: str = device_option(),
