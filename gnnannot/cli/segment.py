@@ -8,10 +8,18 @@ from pathlib import Path
 import typer
 
 from gnnannot.annotate.exports import format_help
-from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
+from gnnannot.cli.options import (
+    cache_dir_option,
+    checkpoint_option,
+    device_option,
+    fps_option,
+    method_option,
+    refine_option,
+    work_height_option,
+)
 
 app = typer.Typer(help="Segment your own video from scribbles.")
-_FORMAT_HELP = (f"Export format, repeat for several [default: every default format]. "
+_FORMAT_HELP = (f"Export format, repeat for several (default: every default format). "
                 f"Registered: {format_help()}.")
 
 
@@ -37,15 +45,9 @@ def segment(
     ),
     method: str = method_option(),
     checkpoint: Path | None = checkpoint_option(),
-    work_height: int = typer.Option(
-        480, help="Process at most this many rows (masks are returned at the original "
-        "size); 0 = original size."),
-    cache_dir: Path | None = typer.Option(
-        None, envvar="GNNANNOT_CACHE",
-        help="Preprocessing cache root [default: ~/.cache/gnnannot].",
-    ),
-    fps: float | None = typer.Option(
-        None, help="Overlay frame rate [default: the video's, 24 for frame folders]."),
+    work_height: int = work_height_option("masks are returned"),
+    cache_dir: Path | None = cache_dir_option(),
+    fps: float | None = fps_option("Overlay"),
     formats: list[str] = typer.Option(
         [], "--format", "-F",
         help=_FORMAT_HELP),
