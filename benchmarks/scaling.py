@@ -7,9 +7,10 @@ same process and the same run: ``serial``, ``process`` with ``--workers`` proces
 ``dask`` on a :class:`distributed.LocalCluster` of ``--workers`` worker processes (one
 thread each; started once, its start-up time reported apart). Every executor first runs
 an untimed warm-up on a 2-video set (imports and first-call set-up in every worker), then
-``--rounds`` timed runs in alternating order. For each stage and executor: the mean wall
-seconds, frames per second (frames of the dataset / wall), the ratio
-against serial, and whether every stored array equals the serial run's byte for byte.
+``--rounds`` timed runs, the executors taking turns stage by stage (in alternating order,
+so that the drifting load of a shared machine falls on all of them alike). For each stage
+and executor: the mean wall seconds, frames per second (frames of the dataset / wall), the
+ratio against serial, and whether every stored array equals the serial run's byte for byte.
 Prints a table and writes ``metrics/scaling.json`` (with the core count and the load).
 
 The ratio cannot exceed the number of cores the machine has, nor the number of videos
@@ -53,11 +54,11 @@ from gnnannot.store import base as store_base
 STAGES = ("flow", "superpixels", "features", "graphs")
 
 
-def run_stages(root: Path, out: Path, executor: Executor) -> dict[str, float]:
-    """The four stages of ``root`` into ``out`` on ``executor``: wall seconds per stage."""
+def stage_calls(root: Path, out: Path, executor: Executor) -> dict[str, Callable[[], Any]]:
+    """The four stages of ``root`` into ``out`` on ``executor``, to be called in order."""
     s = {k: str(out / f"{k}.zarr") for k in STAGES}
     seqs = dataset_sequences(str(root))
-    calls: dict[str, Callable[[], Any]] = {
+    return {
         "flow": lambda: build_flow_store(str(root), s["flow"], executor=executor, quiet=True),
         "superpixels": lambda: build_superpixel_store(str(root), s["superpixels"], s["flow"],
                                                       executor=executor, quiet=True),
@@ -66,12 +67,6 @@ def run_stages(root: Path, out: Path, executor: Executor) -> dict[str, float]:
         "graphs": lambda: build_graph_store(s["graphs"], s["superpixels"], s["features"],
                                             s["flow"], seqs, executor=executor, quiet=True),
     }  # fmt: skip
-    times = {}
-    for stage in STAGES:
-        t0 = time.perf_counter()
-        calls[stage]()
-        times[stage] = time.perf_counter() - t0
-    return times
 
 
 def store_arrays(store: Path) -> dict[str, np.ndarray]:
@@ -99,8 +94,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--width", type=int, default=427)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="timed runs per executor, in alternating order (mean reported)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timed runs per executor, taking turns by stage (mean reported)")
     ap.add_argument("--address", default="local",
                     help="local (a LocalCluster started here) or a tcp:// scheduler")
     ap.add_argument("--out-dir", type=Path, default=None,
@@ -145,13 +140,26 @@ def main() -> None:
                                    for n in runs}  # fmt: skip
         try:
             for name, ex in runs.items():  # warm-up (imports in every worker), not timed
-                run_stages(work / "warm", work / "warm-stores" / name.split("(")[0], ex)
+                for call in stage_calls(work / "warm", work / "warm-stores" / name.split("(")[0],
+                                        ex).values():
+                    call()
             order = list(runs)
-            for r in range(args.rounds):  # alternate the order: the load of a shared
-                for name in order if r % 2 == 0 else order[::-1]:  # machine drifts
-                    out = work / f"round{r}" / name.split("(")[0]
-                    results[name]["rounds"].append(run_stages(root, out, runs[name]))
-                    results[name]["dir"] = out
+            loads: list[float] = []
+            for r in range(args.rounds):
+                calls = {n: stage_calls(root, work / f"round{r}" / n.split("(")[0], runs[n])
+                         for n in runs}  # fmt: skip
+                times: dict[str, dict[str, float]] = {n: {} for n in runs}
+                for k, stage in enumerate(STAGES):
+                    # the executors take turns stage by stage, in an order that alternates:
+                    # the load of a shared machine drifts over minutes
+                    for name in order if (r + k) % 2 == 0 else order[::-1]:
+                        t0 = time.perf_counter()
+                        calls[name][stage]()
+                        times[name][stage] = time.perf_counter() - t0
+                loads.append(os.getloadavg()[0])
+                for n in runs:
+                    results[n]["rounds"].append(times[n])
+                    results[n]["dir"] = work / f"round{r}" / n.split("(")[0]
             for res in results.values():
                 res["seconds"] = {s: sum(x[s] for x in res["rounds"]) / len(res["rounds"])
                                   for s in STAGES}  # fmt: skip
@@ -195,7 +203,7 @@ def main() -> None:
     write_json(args.out, {
         "videos": len(seqs), "frames": n_frames, "height": args.height, "width": args.width,
         "workers": args.workers, "rounds": args.rounds, "address": args.address, "cpu_count": cores,
-        "load_avg_1min_at_end": os.getloadavg()[0], "machine": platform.machine(),
+        "load_avg_1min_after_each_round": loads, "machine": platform.machine(),
         "niceness": os.nice(0), "local_cluster_startup_s": startup, "results": rows,
     })
 
