@@ -6,15 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gnnannot.cli.options import (
-    cache_dir_option,
-    checkpoint_option,
-    device_option,
-    fps_option,
-    method_option,
-    refine_option,
-    work_height_option,
-)
+from gnnannot.cli import options as opt
 
 app = typer.Typer(help="Annotate a video interactively in the browser.")
 
@@ -30,13 +22,13 @@ def annotate(
     ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing --out folder that is not an export."),
-    method: str = method_option(),
-    checkpoint: Path | None = checkpoint_option(),
-    work_height: int = work_height_option("shown too; exports are"),
-    cache_dir: Path | None = cache_dir_option(", which also keeps the session"),
-    fps: float | None = fps_option("Overlay video"),
-    device: str = device_option(),
-    refine: bool = refine_option(),
+    method: str = opt.method_option(),
+    checkpoint: Path | None = opt.checkpoint_option(),
+    work_height: int = opt.work_height_option("shown too; exports are"),
+    cache_dir: Path | None = opt.cache_dir_option(", which also keeps the session"),
+    fps: float | None = opt.fps_option("Overlay video"),
+    device: str = opt.device_option(),
+    refine: bool = opt.refine_option(),
     open_browser: bool = typer.Option(
         False, "--open/--no-open", help="Open the page in the default web browser."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),

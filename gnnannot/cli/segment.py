@@ -8,15 +8,7 @@ from pathlib import Path
 import typer
 
 from gnnannot.annotate.exports import format_help
-from gnnannot.cli.options import (
-    cache_dir_option,
-    checkpoint_option,
-    device_option,
-    fps_option,
-    method_option,
-    refine_option,
-    work_height_option,
-)
+from gnnannot.cli import options as opt
 
 app = typer.Typer(help="Segment your own video from scribbles.")
 _FORMAT_HELP = (f"Export format, repeat for several (default: every default format). "
@@ -43,18 +35,18 @@ def segment(
         help="0-based frame index of each scribble PNG, in the order the PNGs are given "
         "(default: from the PNG's name: a frame file's name or a number like 00012.png).",
     ),
-    method: str = method_option(),
-    checkpoint: Path | None = checkpoint_option(),
-    work_height: int = work_height_option("masks are returned"),
-    cache_dir: Path | None = cache_dir_option(),
-    fps: float | None = fps_option("Overlay"),
+    method: str = opt.method_option(),
+    checkpoint: Path | None = opt.checkpoint_option(),
+    work_height: int = opt.work_height_option("masks are returned"),
+    cache_dir: Path | None = opt.cache_dir_option(),
+    fps: float | None = opt.fps_option("Overlay"),
     formats: list[str] = typer.Option(
         [], "--format", "-F",
         help=_FORMAT_HELP),
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
     rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
-    device: str = device_option(),
-    refine: bool = refine_option(),
+    device: str = opt.device_option(),
+    refine: bool = opt.refine_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Segment your own video from scribbles; write masks, COCO RLE and an overlay.
