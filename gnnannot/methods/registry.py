@@ -4,7 +4,9 @@
 Add a method by writing its class (``gnnannot.methods.<name>``, an
 :class:`gnnannot.ivos.session.InteractiveMethod`) and one :func:`register_method` call
 below: its name, help text and factory are then known to ``params.yaml``
-(``benchmark.methods``), the CLI's ``--method`` and the annotator.
+(``benchmark.methods``), the CLI's ``--method`` and the annotator; its ``role`` places it
+in the benchmark's headline comparison and ``options_of`` names the class whose keyword
+options ``benchmark.options.<name>`` may set.
 """
 
 from __future__ import annotations
