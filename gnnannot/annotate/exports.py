@@ -339,7 +339,7 @@ def export_masks(
                         raise DataError(
                             f"export: frame {t} has size {frame.shape[:2]}, mask {mask.shape}"
                         )
-                for name, w in zip(chosen, writers, strict=False):
+                for name, w in zip(chosen, writers, strict=True):
                     w.write(t, frame_names[t], mask,
                             frame if _FORMATS[name].needs_frames else None)  # fmt: skip
                 count += 1
