@@ -5,7 +5,8 @@
 
 A stage's code deps are the project files (packages ``gnnannot`` and ``stages``) reached
 by following every ``import`` statically from its ``python -m`` module, also imports inside
-functions. Data deps (anything outside those packages) are kept as they are.
+functions and ``importlib.import_module("literal")`` calls (plug-ins loaded by name).
+Data deps (anything outside those packages) are kept as they are.
 tests/test_dvc_deps.py fails when dvc.yaml falls behind the code.
 """
 
@@ -52,11 +53,24 @@ def imported_modules(path: Path, modname: str) -> set[str]:
             found.add(base)
             # `from pkg import sub` may import a submodule
             found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif _is_import_module_call(node):
+            found.add(node.args[0].value)  # a plug-in loaded by name, e.g. the dask executor
     with_parents: set[str] = set()
     for name in found:
         parts = name.split(".")
         with_parents.update(".".join(parts[: i + 1]) for i in range(len(parts)))
     return with_parents
+
+
+def _is_import_module_call(node: ast.AST) -> bool:
+    """``importlib.import_module("literal")`` or ``import_module("literal")``."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+    arg = node.args[0]
+    return (name == "import_module" and isinstance(arg, ast.Constant)
+            and isinstance(arg.value, str))
 
 
 def import_closure(start: str, root: Path = ROOT) -> set[Path]:

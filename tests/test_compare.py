@@ -87,3 +87,47 @@ def test_summary_statistics_and_compare_cli(tmp_path):
     assert cmp["paired"]["J"]["full - scribbles"] == d
     assert cmp["full"]["J"] == s["full"]["J"]
     assert cmp["full"]["auc"] == pytest.approx(s["full"]["auc"], abs=1e-12)
+
+
+def _summary(auc, final):
+    return {"auc": auc, "curve": {"J": [0.0, final / 2, final]}}
+
+
+def test_comparison_follows_roles_not_names():
+    """The headline numbers come from the roles: any method name works, the best baseline
+    is the one with the highest AUC, every candidate is measured against it and every
+    bound; methods without a role (and non-method entries) are left out."""
+    from gnnannot.ivos.compare import comparison
+
+    summaries = {"slow": _summary(0.5, 0.6), "quick": _summary(0.7, 0.8),
+                 "toy": _summary(0.75, 0.9), "mine": _summary(0.6, 0.3),
+                 "truth": _summary(0.9, 1.2), "unranked": _summary(0.99, 1.0),
+                 "paired": {"J": {}}}
+    roles = {"slow": "baseline", "quick": "baseline", "toy": "candidate",
+             "mine": "candidate", "truth": "bound"}
+    out = comparison(summaries, roles)
+    assert out == {
+        "best_baseline": "quick", "best_baseline_auc": 0.7,
+        "toy_auc_minus_best_baseline": pytest.approx(0.05),
+        "mine_auc_minus_best_baseline": pytest.approx(-0.1),
+        "toy_final_over_truth": pytest.approx(0.75), "mine_final_over_truth": pytest.approx(0.25),
+    }
+    assert comparison(summaries) == {}  # no roles: no headline
+    assert comparison({"toy": _summary(0.5, 0.5)}, roles) == {}  # no baseline, no bound
+
+
+def test_registry_roles_give_the_committed_comparison():
+    """The benchmark stage's headline numbers, recomputed from the committed summary with
+    the registry's roles, are the committed ones (the generic comparison changed no
+    number or key)."""
+    from pathlib import Path
+
+    from gnnannot.ivos.compare import comparison
+    from gnnannot.methods.registry import method_roles
+
+    summary = json.loads((Path(__file__).resolve().parents[1] / "metrics" / "summary.json")
+                         .read_text())
+    names = [n for n in summary if n not in ("paired", "comparison")]
+    assert comparison(summary, method_roles(names)) == summary["comparison"]
+    assert method_roles(names) == {"nearest_seed": "baseline", "random_walker": "baseline",
+                                   "oracle": "bound", "gnn": "candidate"}

@@ -38,6 +38,24 @@ def test_closure_follows_relative_and_function_level_imports(tmp_path):
     assert dvc_deps.missing_deps("gnnannot.sub", ["gnnannot"], tmp_path) == []
 
 
+def test_closure_follows_plugins_loaded_by_name(tmp_path):
+    """``importlib.import_module("gnnannot.x")`` with a literal name counts as an import
+    (the executor loads the dask plug-in so); a computed name cannot be followed."""
+    pkg = tmp_path / "gnnannot"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("import importlib\nfrom importlib import import_module\n"
+                              "def f(n):\n    importlib.import_module('gnnannot.plug')\n"
+                              "    import_module('gnnannot.other')\n"
+                              "    return importlib.import_module(n)\n")
+    (pkg / "plug.py").write_text("")
+    (pkg / "other.py").write_text("")
+    got = {p.relative_to(tmp_path).as_posix()
+           for p in dvc_deps.import_closure("gnnannot.a", tmp_path)}
+    assert got == {"gnnannot/__init__.py", "gnnannot/a.py", "gnnannot/plug.py",
+                   "gnnannot/other.py"}
+
+
 @pytest.mark.parametrize("stage,module,deps", dvc_deps.stage_entries(), ids=lambda v: str(v)[:20])
 def test_stage_deps_cover_its_imports(stage, module, deps):
     missing = dvc_deps.missing_deps(module, deps)

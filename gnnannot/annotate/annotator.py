@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -321,16 +321,18 @@ class Annotator:
         out: str | os.PathLike[str],
         masks: Masks | None = None,
         *,
+        formats: Iterable[str] | None = None,
         overlay: bool = True,
         rle_json: bool = True,
         info: dict[str, Any] | None = None,
         overwrite: bool = False,
     ) -> Path:
         """Write ``masks`` (default: the last interaction's) into the folder ``out``,
-        atomically: ``masks/<frame>.png`` palette PNGs, ``rle/<frame>.json`` COCO RLE,
-        ``overlay.mp4``, ``segment.json`` (see :mod:`gnnannot.annotate.exports`; an
-        existing ``out`` that is not a previous export needs ``overwrite``, the video and
-        the cache are never replaced)."""
+        atomically, in the export ``formats`` (default: every registered default one, e.g.
+        ``masks/<frame>.png`` palette PNGs, ``rle/<frame>.json`` COCO RLE, ``overlay.mp4``;
+        ``overlay`` / ``rle_json`` False leave those out) and ``segment.json`` (see
+        :mod:`gnnannot.annotate.exports`; an existing ``out`` that is not a previous export
+        needs ``overwrite``, the video and the cache are never replaced)."""
         from gnnannot.annotate.exports import export_masks
 
         masks = masks if masks is not None else self.masks
@@ -347,8 +349,8 @@ class Annotator:
                              for (name, _), sec in zip(self.history, self.timings, strict=True)],
             **(info or {}),
         }  # fmt: skip
-        return export_masks(out, masks, self.video.frames() if overlay else [],
-                            prep.frame_names, self.n_objects, self.video.fps, overlay=overlay,
+        return export_masks(out, masks, self.video.frames(), prep.frame_names, self.n_objects,
+                            self.video.fps, formats=formats, overlay=overlay,
                             rle_json=rle_json, info=summary, quiet=self.quiet,
                             overwrite=overwrite, inputs=[self.video.path, prep.dir])  # fmt: skip
 

@@ -1,13 +1,21 @@
 """Write a segmentation in standard formats, streaming one frame at a time.
 
-Layout of the output folder (written to a temporary sibling and renamed into place only
-when everything succeeded, :func:`gnnannot.atomic.atomic_dir`)::
+The formats are a registry of writers (:func:`register_format`): ``gnnannot segment``
+(``--format``), the annotator and the web app's export write the registered ones, so a
+new format is one :class:`ExportFormat` and one :func:`register_format` call (here, or in
+a plug-in imported before the export). Built in, in this order (``segment.json`` is always
+written)::
 
-    masks/<frame>.png     DAVIS palette PNG per frame: pixel value = object id, 0 = background
-    rle/<frame>.json      COCO-style RLE per frame: one entry per object 1..K
-    overlay.mp4           frames with the masks blended in colour (MPEG-4 part 2, ``mp4v``;
-                          odd sizes padded by one pixel)
-    segment.json          what was run: video, sizes, method, interactions, timings
+    masks/<frame>.png     masks: DAVIS palette PNG per frame: pixel value = object id,
+                          0 = background
+    rle/<frame>.json      rle: COCO-style RLE per frame: one entry per object 1..K
+    overlay.mp4           overlay: frames with the masks blended in colour (MPEG-4 part 2,
+                          ``mp4v``; odd sizes padded by one pixel)
+    segment.json          what was run: video, sizes, method, interactions, timings, and
+                          ``outputs``: {format: its entry, or null when not written}
+
+The output folder is written to a temporary sibling and renamed into place only when
+everything succeeded (:func:`gnnannot.atomic.atomic_dir`).
 
 An existing ``out`` is replaced only when it is a previous export (its ``segment.json``
 manifest and nothing but the files above) or ``overwrite`` is given; a file is never
@@ -25,9 +33,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -38,12 +47,95 @@ from gnnannot.errors import ConfigError, DataError
 from gnnannot.progress import track
 from gnnannot.store.palette import PALETTE, write_palette_png
 
-__all__ = ["OverlayWriter", "check_out", "export_masks", "is_previous_export", "overlay_frame",
+__all__ = ["ExportContext", "ExportFormat", "FrameWriter", "OverlayWriter", "check_out",
+           "default_formats", "export_formats", "export_masks", "format_help",
+           "is_previous_export", "overlay_frame", "register_format", "resolve_formats",
            "rle_record"]
 
 MANIFEST = "segment.json"
 EXPORT_FORMAT = "gnnannot.export/1"
-EXPORT_ENTRIES = frozenset({"masks", "rle", "overlay.mp4", MANIFEST})
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What a format's writer is opened with: the (temporary) export ``folder`` and the
+    video's ``n_frames``, ``n_objects``, ``fps``."""
+
+    folder: Path
+    n_frames: int
+    n_objects: int
+    fps: float
+
+
+class FrameWriter(Protocol):
+    """Writes one format, frame after frame: ``write(t, name, mask, frame)`` with the
+    ``(H, W) uint8`` mask of frame ``t`` (file stem ``name``) and its RGB frame (None for
+    formats that do not need frames); ``close()`` once at the end (also after an error)."""
+
+    def write(self, t: int, name: str, mask: np.ndarray, frame: np.ndarray | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A registered export format: ``open(context)`` gives its :class:`FrameWriter`;
+    ``entry``: the one folder (``"name/"``) or file it writes in the export folder;
+    ``needs_frames``: its writer gets the video frames; ``default``: written unless the
+    caller names the formats."""
+
+    name: str
+    help: str
+    open: Callable[[ExportContext], FrameWriter]
+    entry: str
+    needs_frames: bool = False
+    default: bool = True
+
+
+_FORMATS: dict[str, ExportFormat] = {}
+
+
+def register_format(fmt: ExportFormat) -> None:
+    """Make ``fmt`` available by its name (replacing a format of the same name)."""
+    if not fmt.name or "/" in fmt.entry.rstrip("/") or fmt.entry.rstrip("/") == MANIFEST:
+        raise ConfigError(f"export format {fmt.name!r}: entry {fmt.entry!r} must be one "
+                          f"file or folder name other than {MANIFEST}")
+    _FORMATS[fmt.name] = fmt
+
+
+def export_formats() -> list[str]:
+    """The registered format names, in registration order."""
+    return list(_FORMATS)
+
+
+def default_formats() -> list[str]:
+    """The formats written when none are named."""
+    return [n for n, f in _FORMATS.items() if f.default]
+
+
+def format_help() -> str:
+    """One line per format: ``name: help``."""
+    return "; ".join(f"{f.name}: {f.help}" for f in _FORMATS.values())
+
+
+def resolve_formats(
+    formats: Iterable[str] | None = None, *, without: Iterable[str] = ()
+) -> list[str]:
+    """The formats to write, in registration order: ``formats`` (default: the default
+    ones) less ``without``; ConfigError naming an unknown format or an empty choice."""
+    chosen = list(default_formats() if formats is None else formats)
+    drop = list(without)
+    for n in chosen + drop:
+        if n not in _FORMATS:
+            raise ConfigError(f"unknown export format {n!r}: expected one of {export_formats()}")
+    out = [n for n in _FORMATS if n in chosen and n not in drop]
+    if not out:
+        raise ConfigError(f"no export format chosen: name one of {export_formats()}")
+    return out
+
+
+def _entry_names() -> set[str]:
+    return {f.entry.rstrip("/") for f in _FORMATS.values()} | {MANIFEST}
 
 
 def is_previous_export(path: str | os.PathLike[str]) -> bool:
@@ -59,7 +151,7 @@ def is_previous_export(path: str | os.PathLike[str]) -> bool:
     return (
         isinstance(manifest, dict)
         and (manifest.get("format") == EXPORT_FORMAT or "outputs" in manifest)
-        and names <= EXPORT_ENTRIES
+        and names <= _entry_names()
     )
 
 
@@ -150,6 +242,55 @@ def rle_record(mask: np.ndarray, t: int, name: str, n_objects: int) -> dict[str,
     return {"frame": t, "file_name": name, "height": h, "width": w, "objects": objects}
 
 
+class _PaletteWriter:
+    def __init__(self, ctx: ExportContext) -> None:
+        self.dir = ctx.folder / "masks"
+        self.dir.mkdir()
+
+    def write(self, t: int, name: str, mask: np.ndarray, frame: np.ndarray | None) -> None:
+        write_palette_png(self.dir / f"{name}.png", mask)
+
+    def close(self) -> None:
+        pass
+
+
+class _RLEWriter:
+    def __init__(self, ctx: ExportContext) -> None:
+        self.dir = ctx.folder / "rle"
+        self.dir.mkdir()
+        self.n_objects = ctx.n_objects
+
+    def write(self, t: int, name: str, mask: np.ndarray, frame: np.ndarray | None) -> None:
+        rec = rle_record(mask, t, name, self.n_objects)
+        (self.dir / f"{name}.json").write_text(json.dumps(rec))
+
+    def close(self) -> None:
+        pass
+
+
+class _OverlayVideoWriter:
+    def __init__(self, ctx: ExportContext) -> None:
+        self.path, self.fps = ctx.folder / "overlay.mp4", ctx.fps
+        self._w: OverlayWriter | None = None
+
+    def write(self, t: int, name: str, mask: np.ndarray, frame: np.ndarray | None) -> None:
+        assert frame is not None
+        if self._w is None:
+            self._w = OverlayWriter(self.path, self.fps, mask.shape)
+        self._w.write(overlay_frame(frame, mask))
+
+    def close(self) -> None:
+        if self._w is not None:
+            self._w.close()
+
+
+register_format(ExportFormat("masks", "DAVIS palette PNG per frame (masks/)", _PaletteWriter,
+                             "masks/"))
+register_format(ExportFormat("rle", "COCO RLE JSON per frame (rle/)", _RLEWriter, "rle/"))
+register_format(ExportFormat("overlay", "the video with the masks blended in (overlay.mp4)",
+                             _OverlayVideoWriter, "overlay.mp4", needs_frames=True))
+
+
 def export_masks(
     out: str | os.PathLike[str],
     masks: Iterable[np.ndarray],
@@ -158,6 +299,7 @@ def export_masks(
     n_objects: int,
     fps: float,
     *,
+    formats: Iterable[str] | None = None,
     overlay: bool = True,
     rle_json: bool = True,
     info: dict[str, Any] | None = None,
@@ -165,30 +307,30 @@ def export_masks(
     overwrite: bool = False,
     inputs: Iterable[str | os.PathLike[str]] = (),
 ) -> Path:
-    """Write every frame's mask (``(H, W)`` uint8 ids) as palette PNG, RLE JSON and overlay
-    video frame into ``out`` atomically (``out`` is replaced only on success).
-    ``frames``: the original RGB frames in order (for the overlay; may be empty when
-    ``overlay`` is False). ``overwrite``/``inputs``: see :func:`check_out`. Returns ``out``."""
+    """Write every frame's mask (``(H, W)`` uint8 ids) in each of the export ``formats``
+    (default: the registered default ones; ``overlay=False`` / ``rle_json=False`` leave
+    those two out) into ``out`` atomically (``out`` is replaced only on success), plus the
+    ``segment.json`` manifest. ``frames``: the original RGB frames in order (for the
+    formats that need them, e.g. the overlay; may be empty otherwise).
+    ``overwrite``/``inputs``: see :func:`check_out`. Returns ``out``."""
     out = Path(out)
+    without = [n for n, keep in (("overlay", overlay), ("rle", rle_json)) if not keep]
+    chosen = resolve_formats(formats, without=without)
     check_out(out, overwrite=overwrite, inputs=inputs)
     n = len(frame_names)
     with atomic_dir(out) as tmp:
-        (tmp / "masks").mkdir()
-        if rle_json:
-            (tmp / "rle").mkdir()
-        writer: OverlayWriter | None = None
-        frame_iter = iter(frames) if overlay else None
+        ctx = ExportContext(tmp, n, n_objects, fps)
+        writers: list[FrameWriter] = []
         count = 0
         try:
+            for name in chosen:
+                writers.append(_FORMATS[name].open(ctx))
+            frame_iter = iter(frames) if any(_FORMATS[f].needs_frames for f in chosen) else None
             for t, mask in track(enumerate(masks), "export", total=n, quiet=quiet):
                 if t >= n:
                     raise DataError(f"export: more masks than the {n} frame names")
                 mask = np.asarray(mask, dtype=np.uint8)
-                name = frame_names[t]
-                write_palette_png(tmp / "masks" / f"{name}.png", mask)
-                if rle_json:
-                    rec = rle_record(mask, t, name, n_objects)
-                    (tmp / "rle" / f"{name}.json").write_text(json.dumps(rec))
+                frame = None
                 if frame_iter is not None:
                     frame = next(frame_iter, None)
                     if frame is None:
@@ -197,17 +339,17 @@ def export_masks(
                         raise DataError(
                             f"export: frame {t} has size {frame.shape[:2]}, mask {mask.shape}"
                         )
-                    if writer is None:
-                        writer = OverlayWriter(tmp / "overlay.mp4", fps, mask.shape)
-                    writer.write(overlay_frame(frame, mask))
+                for name, w in zip(chosen, writers, strict=True):
+                    w.write(t, frame_names[t], mask,
+                            frame if _FORMATS[name].needs_frames else None)  # fmt: skip
                 count += 1
         finally:
-            if writer is not None:
-                writer.close()
+            for w in writers:
+                w.close()
         if count != n:
             raise DataError(f"export: {count} masks for {n} frames")
+        outputs = {f: (_FORMATS[f].entry if f in chosen else None) for f in _FORMATS}
         summary = {"format": EXPORT_FORMAT, **(info or {}), "n_frames": n, "n_objects": n_objects,
-                   "outputs": {"masks": "masks/", "rle": "rle/" if rle_json else None,
-                               "overlay": "overlay.mp4" if overlay else None}}  # fmt: skip
-        (tmp / "segment.json").write_text(json.dumps(summary, indent=2) + "\n")
+                   "outputs": outputs}  # fmt: skip
+        (tmp / MANIFEST).write_text(json.dumps(summary, indent=2) + "\n")
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
+from gnnannot.cli import options as opt
 
 app = typer.Typer(help="Annotate a video interactively in the browser.")
 
@@ -18,24 +18,17 @@ def annotate(
     out: Path | None = typer.Option(
         None, "--out", "-o",
         help="Export folder (replaced at each export; an existing folder must be a previous "
-        "export, or pass --overwrite) [default: ./<video name>_gnnannot].",
+        "export, or pass --overwrite) (default: ./<video name>_gnnannot).",
     ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing --out folder that is not an export."),
-    method: str = method_option(),
-    checkpoint: Path | None = checkpoint_option(),
-    work_height: int = typer.Option(
-        480, help="Process and show at most this many rows (exports are at the original "
-        "size); 0 = original size."),
-    cache_dir: Path | None = typer.Option(
-        None, envvar="GNNANNOT_CACHE",
-        help="Preprocessing cache root, which also keeps the session [default: "
-        "~/.cache/gnnannot].",
-    ),
-    fps: float | None = typer.Option(
-        None, help="Overlay video frame rate [default: the video's, 24 for frame folders]."),
-    device: str = device_option(),
-    refine: bool = refine_option(),
+    method: str = opt.method_option(),
+    checkpoint: Path | None = opt.checkpoint_option(),
+    work_height: int = opt.work_height_option("shown too; exports are"),
+    cache_dir: Path | None = opt.cache_dir_option(", which also keeps the session"),
+    fps: float | None = opt.fps_option("Overlay video"),
+    device: str = opt.device_option(),
+    refine: bool = opt.refine_option(),
     open_browser: bool = typer.Option(
         False, "--open/--no-open", help="Open the page in the default web browser."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),

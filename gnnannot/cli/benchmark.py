@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from gnnannot.cli.options import refine_option
-from gnnannot.methods.registry import METHODS, method_help
+from gnnannot.methods.registry import METHODS, method_help, method_roles
 
 app = typer.Typer(help="Interactive benchmark (DAVIS-2017 protocol).")
 _METHOD_HELP = f"Method(s) to evaluate ({method_help()})."
@@ -48,4 +48,4 @@ def benchmark(
         for m in method
     }
     compare_methods(root, seqs, factories, out, quiet=quiet, metric=metric,
-                    max_interactions=max_interactions)
+                    max_interactions=max_interactions, roles=method_roles(method))

@@ -25,14 +25,16 @@ def compare(
     json_out: Path = typer.Option(None, "--json", help="Also write the statistics here."),
 ) -> None:
     """Per method: mean J after each interaction and over interactions, J&F, with 95%
-    bootstrap intervals over sessions; for every pair: the paired difference per session."""
+    bootstrap intervals over sessions; for every pair: the paired difference per session;
+    the headline comparison of the registered methods among them (by their registry roles)."""
     import pandas as pd
 
     from gnnannot.atomic import write_json
     from gnnannot.errors import DataError
-    from gnnannot.ivos.compare import print_tables, statistics
+    from gnnannot.ivos.compare import comparison, print_tables, statistics
     from gnnannot.ivos.session import REPORT_COLUMNS
     from gnnannot.ivos.summary import summarize_report
+    from gnnannot.methods.registry import METHODS, method_roles
 
     paths: list[Path] = []
     for p in reports or [Path("metrics/benchmark")]:
@@ -63,6 +65,7 @@ def compare(
         for name, df in frames.items()
     }
     combined["paired"] = stats["paired"]
+    combined["comparison"] = comparison(combined, method_roles(n for n in frames if n in METHODS))
     print_tables(combined)
     if json_out is not None:
         write_json(json_out, combined)

@@ -19,8 +19,8 @@ def method_option() -> Any:
 def checkpoint_option() -> Any:
     """``--checkpoint``: the GNN checkpoint."""
     return typer.Option(
-        None, help="GNN checkpoint [default: the one shipped in the package, "
-        "gnnannot/checkpoints/default.pt; refresh it with scripts/ship_model.py].")
+        None, help="GNN checkpoint (default: the one shipped in the package, "
+        "gnnannot/checkpoints/default.pt; refresh it with scripts/ship_model.py).")
 
 
 def device_option() -> Any:
@@ -35,3 +35,24 @@ def refine_option() -> Any:
         help="Refine the masks at pixel level near object boundaries (gnnannot.methods.refine); "
         "scribbled pixels always keep their label.",
     )
+
+
+def work_height_option(what: str) -> Any:
+    """``--work-height``: the processing resolution; ``what`` says what stays at the
+    original size."""
+    return typer.Option(
+        480, help=f"Process at most this many rows ({what} at the original size); "
+        "0 = original size.")
+
+
+def cache_dir_option(extra: str = "") -> Any:
+    """``--cache-dir`` (env ``GNNANNOT_CACHE``): the preprocessing cache root."""
+    return typer.Option(
+        None, envvar="GNNANNOT_CACHE",
+        help=f"Preprocessing cache root{extra} (default: ~/.cache/gnnannot).")
+
+
+def fps_option(what: str) -> Any:
+    """``--fps``: the overlay video's frame rate."""
+    return typer.Option(
+        None, help=f"{what} frame rate (default: the video's, 24 for frame folders).")

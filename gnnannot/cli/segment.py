@@ -7,9 +7,12 @@ from pathlib import Path
 
 import typer
 
-from gnnannot.cli.options import checkpoint_option, device_option, method_option, refine_option
+from gnnannot.annotate.exports import format_help
+from gnnannot.cli import options as opt
 
 app = typer.Typer(help="Segment your own video from scribbles.")
+_FORMAT_HELP = (f"Export format, repeat for several (default: every default format). "
+                f"Registered: {format_help()}.")
 
 
 @app.command("segment")
@@ -32,41 +35,41 @@ def segment(
         help="0-based frame index of each scribble PNG, in the order the PNGs are given "
         "(default: from the PNG's name: a frame file's name or a number like 00012.png).",
     ),
-    method: str = method_option(),
-    checkpoint: Path | None = checkpoint_option(),
-    work_height: int = typer.Option(
-        480, help="Process at most this many rows (masks are returned at the original "
-        "size); 0 = original size."),
-    cache_dir: Path | None = typer.Option(
-        None, envvar="GNNANNOT_CACHE",
-        help="Preprocessing cache root [default: ~/.cache/gnnannot].",
-    ),
-    fps: float | None = typer.Option(
-        None, help="Overlay frame rate [default: the video's, 24 for frame folders]."),
+    method: str = opt.method_option(),
+    checkpoint: Path | None = opt.checkpoint_option(),
+    work_height: int = opt.work_height_option("masks are returned"),
+    cache_dir: Path | None = opt.cache_dir_option(),
+    fps: float | None = opt.fps_option("Overlay"),
+    formats: list[str] = typer.Option(
+        [], "--format", "-F",
+        help=_FORMAT_HELP),
     overlay: bool = typer.Option(True, "--overlay/--no-overlay", help="Write overlay.mp4."),
     rle_json: bool = typer.Option(True, "--rle/--no-rle", help="Write COCO RLE JSON."),
-    device: str = device_option(),
-    refine: bool = refine_option(),
+    device: str = opt.device_option(),
+    refine: bool = opt.refine_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Segment your own video from scribbles; write masks, COCO RLE and an overlay.
 
     VIDEO is a video file or a folder of frames; each --scribbles file is one interaction,
-    in order. --out gets masks/<frame>.png (DAVIS palette PNG, value = object id),
-    rle/<frame>.json (COCO RLE per object), overlay.mp4 and segment.json; it is written
+    in order. --out gets each --format (by default masks/<frame>.png: DAVIS palette PNG,
+    value = object id; rle/<frame>.json: COCO RLE per object; overlay.mp4) and
+    segment.json; it is written
     only when the whole run succeeded (kept as it was on error). An existing --out is
     replaced only if it is a previous export or with --overwrite; a file, the video
     itself or a folder holding it are refused.
     Preprocessing is cached per video content, so a rerun with more scribbles is fast.
     """
     from gnnannot.annotate.annotator import Annotator
-    from gnnannot.annotate.exports import check_out
+    from gnnannot.annotate.exports import check_out, resolve_formats
     from gnnannot.annotate.scribble_input import SCRIBBLE_IMAGE_EXTENSIONS, check_object_ids
     from gnnannot.errors import ConfigError
     from gnnannot.pipeline.video_cache import PrepParams
     from gnnannot.progress import log
 
     check_out(out, overwrite=overwrite, inputs=[video])  # before any work
+    without = [n for n, keep in (("overlay", overlay), ("rle", rle_json)) if not keep]
+    chosen = resolve_formats(formats or None, without=without)
     n_png = sum(p.suffix.lower() in SCRIBBLE_IMAGE_EXTENSIONS for p in scribbles)
     if frame and len(frame) != n_png:
         raise ConfigError(
@@ -96,5 +99,5 @@ def segment(
         log(f"interaction {i} ({p}): {ann.timings[-1]:.2f} s", quiet)
     assert masks is not None
     t0 = time.perf_counter()
-    ann.export(out, overlay=overlay, rle_json=rle_json, overwrite=overwrite)
+    ann.export(out, formats=chosen, overwrite=overwrite)
     log(f"wrote {out} ({time.perf_counter() - t0:.1f} s)", quiet)

@@ -57,6 +57,7 @@ def compare_methods(
     summary_path: str | os.PathLike[str] | None = None,
     quiet: bool = False,
     bootstrap: dict[str, Any] | None = None,
+    roles: dict[str, str] | None = None,
     **benchmark_kwargs: Any,
 ) -> dict[str, Any]:
     """Benchmark each method (``methods[name]`` is a factory making it; picklable for
@@ -64,8 +65,9 @@ def compare_methods(
     summary (``summary_path``, default ``out_dir/summary.json``); print the table.
 
     ``benchmark_kwargs`` go to :func:`gnnannot.ivos.benchmark.run_benchmark`;
-    ``bootstrap``: ``n_boot``, ``seed``, ``level`` (defaults ``BOOTSTRAP_DEFAULTS``).
-    Returns the combined summary.
+    ``bootstrap``: ``n_boot``, ``seed``, ``level`` (defaults ``BOOTSTRAP_DEFAULTS``);
+    ``roles``: each method's role in the headline ``comparison`` (:func:`comparison`;
+    none: no headline numbers). Returns the combined summary.
     """
     out = Path(out_dir)
     official: dict[str, Any] = {}
@@ -85,7 +87,7 @@ def compare_methods(
     stats = statistics(reports, max_i, **(bootstrap or {}))
     combined = {name: {**official[name], **stats["methods"][name]} for name in methods}
     combined["paired"] = stats["paired"]
-    combined["comparison"] = comparison(combined, metric)
+    combined["comparison"] = comparison(combined, roles, metric)
     write_statistics(out / "benchmark", reports, combined, stats["sessions"])
     write_json(summary_path or out / "summary.json", combined)
     if not quiet:
@@ -216,20 +218,28 @@ def print_tables(combined: dict[str, Any]) -> None:
     out.print(paired_table(combined, "J"))
 
 
-def comparison(summaries: dict[str, Any], metric: str = "J") -> dict[str, Any]:
-    """Headline numbers: the best baseline's AUC, the GNN's margin over it and its
-    fraction of the superpixel oracle (keys present only where the methods ran)."""
+def comparison(
+    summaries: dict[str, Any], roles: dict[str, str] | None = None, metric: str = "J"
+) -> dict[str, Any]:
+    """Headline numbers from the methods' ``roles`` (``{name: "baseline" | "candidate" |
+    "bound"}``, e.g. :func:`gnnannot.methods.registry.method_roles`; methods without a role
+    are left out): the best baseline by AUC and its AUC; per candidate ``C`` its AUC margin
+    over the best baseline (``C_auc_minus_best_baseline``) and, per bound ``B``, the ratio
+    of its final ``metric`` to the bound's (``C_final_over_B``). Keys appear only where the
+    methods ran."""
+    roles = roles or {}
+    ran = [n for n in summaries if n in roles and isinstance(summaries[n], dict)]
+    of = {r: [n for n in ran if roles[n] == r] for r in ("baseline", "candidate", "bound")}
     out: dict[str, Any] = {}
-    baselines = {k: v["auc"] for k, v in summaries.items()
-                 if k in ("nearest_seed", "random_walker")}  # fmt: skip
-    if baselines:
-        best = max(baselines, key=baselines.__getitem__)
+    best = max(of["baseline"], key=lambda n: summaries[n]["auc"], default=None)
+    if best is not None:
         out["best_baseline"] = best
-        out["best_baseline_auc"] = baselines[best]
-        if "gnn" in summaries:
-            out["gnn_auc_minus_best_baseline"] = summaries["gnn"]["auc"] - baselines[best]
-    if "gnn" in summaries and "oracle" in summaries:
-        final = summaries["gnn"]["curve"][metric][-1]
-        oracle = summaries["oracle"]["curve"][metric][-1]
-        out["gnn_final_over_oracle"] = final / oracle if oracle else 0.0
+        out["best_baseline_auc"] = summaries[best]["auc"]
+        for c in of["candidate"]:
+            out[f"{c}_auc_minus_best_baseline"] = summaries[c]["auc"] - summaries[best]["auc"]
+    for c in of["candidate"]:
+        for b in of["bound"]:
+            final = summaries[c]["curve"][metric][-1]
+            bound = summaries[b]["curve"][metric][-1]
+            out[f"{c}_final_over_{b}"] = final / bound if bound else 0.0
     return out

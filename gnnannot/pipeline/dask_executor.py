@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gnnannot.errors import ConfigError, GnnAnnotError
-from gnnannot.pipeline.executor import JobFailed, _labels, _order, register_executor
+from gnnannot.pipeline.executor_base import JobFailed, job_labels, job_order, register_executor
 
 #: Attempts after a worker death before a task fails, for a LocalCluster started here.
 LOCAL_ALLOWED_FAILURES = 0
@@ -174,9 +174,9 @@ class DaskExecutor:
 
         from gnnannot.progress import make_progress
 
-        names = _labels(jobs, labels)
+        names = job_labels(jobs, labels)
         results: list[Any] = [None] * len(jobs)
-        pending = deque(_order(len(jobs), sizes))  # larger jobs first
+        pending = deque(job_order(len(jobs), sizes))  # larger jobs first
         tag = f"{description}-{os.getpid()}"
         client, cluster = self._connect()
         try:

@@ -9,7 +9,8 @@ results in job order. Executors differ only in *where* the work runs:
 * ``dask``: a Dask cluster (registered by :mod:`gnnannot.pipeline.dask_executor`).
 
 Add an executor by writing a class with :meth:`Executor.run` and registering a factory
-with :func:`register_executor`; stages choose one by name through their params
+with :func:`register_executor` (both in :mod:`gnnannot.pipeline.executor_base`, which a
+plug-in imports instead of this module); stages choose one by name through their params
 (``executor: {kind: ..., workers: ..., address: ...}``) and :func:`make_executor`.
 
 Contract every executor keeps:
@@ -25,60 +26,24 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from gnnannot.errors import GnnAnnotError
+from gnnannot.pipeline.executor_base import (
+    Executor,
+    JobFailed,
+    call_job,
+    job_labels,
+    job_order,
+    register_executor,
+    registered,
+)
 from gnnannot.progress import make_progress
 
-
-class JobFailed(GnnAnnotError):
-    """A job of a stage failed; ``label`` names it (the video, or video:frames)."""
-
-    def __init__(self, label: str, cause: BaseException | str) -> None:
-        self.label = label
-        self.cause = cause
-        what = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
-        super().__init__(f"job {label!r} failed: {what}")
-
-
-class Executor(Protocol):
-    """Runs the jobs of one stage. ``name`` is the registry key, ``workers`` the number
-    of jobs that may run at once."""
-
-    name: str
-    workers: int
-
-    def run(
-        self,
-        fn: Callable[..., Any],
-        jobs: Sequence[tuple[Any, ...]],
-        *,
-        description: str,
-        quiet: bool = False,
-        sizes: Sequence[int] | None = None,
-        labels: Sequence[str] | None = None,
-    ) -> list[Any]:
-        """``[fn(*job) for job in jobs]``, run wherever this executor runs work.
-
-        sizes: optional cost of each job (frame count); larger jobs start first so that a
-        long video does not start last and run alone. labels: a name per job for progress
-        and for :class:`JobFailed` (default: the job's index)."""
-        ...
-
-
-def _labels(jobs: Sequence[tuple[Any, ...]], labels: Sequence[str] | None) -> list[str]:
-    if labels is not None and len(labels) == len(jobs):
-        return [str(x) for x in labels]
-    return [f"#{i}" for i in range(len(jobs))]
-
-
-def _order(n: int, sizes: Sequence[int] | None) -> list[int]:
-    order = list(range(n))
-    if sizes is not None and len(sizes) == n:
-        order.sort(key=lambda i: -sizes[i])  # stable: ties keep the job order
-    return order
+__all__ = ["Executor", "JobFailed", "ProcessExecutor", "SerialExecutor", "executor_kinds",
+           "make_executor", "register_executor", "worker_init"]
 
 
 class SerialExecutor:
@@ -90,17 +55,12 @@ class SerialExecutor:
         self.workers = 1
 
     def run(self, fn, jobs, *, description, quiet=False, sizes=None, labels=None):
-        names = _labels(jobs, labels)
+        names = job_labels(jobs, labels)
         results: list[Any] = [None] * len(jobs)
         with make_progress(quiet) as progress:
             task = progress.add_task(description, total=len(jobs))
             for i, job in enumerate(jobs):
-                try:
-                    results[i] = fn(*job)
-                except GnnAnnotError:
-                    raise
-                except Exception as exc:
-                    raise JobFailed(names[i], exc) from exc
+                results[i] = call_job(fn, job, names[i])
                 progress.advance(task)
         return results
 
@@ -182,43 +142,30 @@ class ProcessExecutor:
             return SerialExecutor().run(
                 fn, jobs, description=description, quiet=quiet, labels=labels
             )
-        names = _labels(jobs, labels)
+        names = job_labels(jobs, labels)
         results: list[Any] = [None] * len(jobs)
         with single_threaded_opencv(), ProcessPoolExecutor(
             workers, mp_context=pool_context(), initializer=worker_init,
             initargs=(os.getpid(),),
         ) as pool:  # fmt: skip
-            futs = {pool.submit(fn, *jobs[i]): i for i in _order(len(jobs), sizes)}
+            futs = {pool.submit(fn, *jobs[i]): i for i in job_order(len(jobs), sizes)}
             with make_progress(quiet) as progress:
                 task = progress.add_task(description, total=len(jobs))
                 for fut in as_completed(futs):
                     i = futs[fut]
-                    try:
-                        results[i] = fut.result()
-                    except GnnAnnotError:
-                        raise
-                    except Exception as exc:
-                        raise JobFailed(names[i], exc) from exc
+                    results[i] = call_job(fut.result, (), names[i])
                     progress.advance(task)
         return results
-
-
-_REGISTRY: dict[str, Callable[..., Executor]] = {}
-
-
-def register_executor(name: str, factory: Callable[..., Executor]) -> None:
-    """Make ``factory(workers=..., address=..., **options)`` available as ``kind: name``."""
-    _REGISTRY[name] = factory
 
 
 def executor_kinds() -> list[str]:
     """The registered executor names (``dask`` only once its module is importable)."""
     _load_optional()
-    return sorted(_REGISTRY)
+    return sorted(registered())
 
 
 def _load_optional() -> None:
-    if "dask" not in _REGISTRY:
+    if "dask" not in registered():
         try:  # by name: the plug-in imports this module, not the other way round
             importlib.import_module("gnnannot.pipeline.dask_executor")  # registers "dask"
         except ImportError:
@@ -227,13 +174,13 @@ def _load_optional() -> None:
 
 def make_executor(kind: str = "process", workers: int = 1, **options: Any) -> Executor:
     """The executor ``kind`` (serial | process | dask | any registered one)."""
-    if kind not in _REGISTRY:
+    if kind not in registered():
         _load_optional()
-    if kind not in _REGISTRY:
+    if kind not in registered():
         raise GnnAnnotError(
             f"executor kind {kind!r} is unknown: expected one of {executor_kinds()}"
         )
-    return _REGISTRY[kind](workers=workers, **options)
+    return registered()[kind](workers=workers, **options)
 
 
 register_executor("serial", SerialExecutor)
