@@ -54,6 +54,7 @@ from gnnannot.store.graphs import open_graph
 
 METHODS = ("random_walker", "gnn")
 SOLVERS = {"before": None, "after": 1}  # baselines.SOLVER_BLAS_THREADS
+TORCH_ONE = "after+torch1"  # the GNN with the new solver and one torch thread
 
 
 def _untrained_checkpoint(graph_store: str, seq: str, path: Path) -> None:
@@ -94,7 +95,10 @@ def _prepare(d: Path, seed: int, args: argparse.Namespace) -> tuple[Path, str, d
 def _session(name: str, solver: str, video: VideoData, gt: np.ndarray, scribble: Any,
              stores: dict[str, str], root: Path, ckpt: Path,
              args: argparse.Namespace) -> dict[str, Any]:
-    baselines.SOLVER_BLAS_THREADS = SOLVERS[solver]
+    baselines.SOLVER_BLAS_THREADS = SOLVERS.get(solver, 1)
+    threads = torch.get_num_threads()
+    if solver == TORCH_ONE:
+        torch.set_num_threads(1)
     method = make_method(name, graph_store=stores["graphs"], dataset_root=root,
                          checkpoint=ckpt if name == "gnn" else None,
                          device=args.device if name == "gnn" else "cpu")
@@ -112,6 +116,7 @@ def _session(name: str, solver: str, video: VideoData, gt: np.ndarray, scribble:
                           max_time=None, interaction_limit=None)
     finally:
         baselines.SOLVER_BLAS_THREADS = 1
+        torch.set_num_threads(threads)
     per = res.report.groupby("interaction")
     times = per["timing"].first().to_numpy()
     later = times[1:] if times.size > 1 else times
@@ -175,20 +180,22 @@ def main() -> None:
                            "gnn_checkpoint": str(args.checkpoint) if trained
                            else "untrained (same shape)"})
             for name in args.methods:
+                kinds = [*SOLVERS, *([TORCH_ONE] if name == "gnn" else [])]
                 pair = {s: _session(name, s, video, gt, scribble, stores, root, ckpt, args)
-                        for s in SOLVERS}
-                before, after = pair["before"].pop("_labels"), pair["after"].pop("_labels")
-                diff = [int((a != b).sum()) for a, b in zip(before, after, strict=True)]
-                dj = np.abs(np.subtract(pair["after"]["J_per_interaction"],
-                                        pair["before"]["J_per_interaction"]))
-                pair["after"]["labels_differing"] = diff
-                pair["after"]["max_abs_J_change"] = float(dj.max())
-                pair["after"]["speedup_median"] = (pair["before"]["median_s"]
-                                                   / pair["after"]["median_s"])
-                rows += [pair["before"], pair["after"]]
+                        for s in kinds}
+                before = pair["before"].pop("_labels")
+                for s in kinds[1:]:
+                    r = pair[s]
+                    after = r.pop("_labels")
+                    r["labels_differing"] = [int((a != b).sum())
+                                             for a, b in zip(before, after, strict=True)]
+                    r["max_abs_J_change"] = float(np.abs(np.subtract(
+                        r["J_per_interaction"], pair["before"]["J_per_interaction"])).max())
+                    r["speedup_median"] = pair["before"]["median_s"] / r["median_s"]
+                rows += [pair[s] for s in kinds]
                 if not args.quiet:
-                    print(f"seed {seed} ({k} obj) {name}: before {pair['before']['median_s']:.3f}"
-                          f" s, after {pair['after']['median_s']:.3f} s", flush=True)
+                    print(f"seed {seed} ({k} obj) {name}: " + ", ".join(
+                        f"{s} {pair[s]['median_s']:.3f} s" for s in kinds), flush=True)
 
     result = {
         "setup": {
@@ -200,19 +207,20 @@ def main() -> None:
             "timing": "protocol clock: scribble handed to the method -> masks of all frames "
                       "returned; median/p90 over interactions 2..n",
             "solvers": {"before": "Jacobi-PCG per label, BLAS threads as they are",
-                        "after": "same CG, BLAS held to 1 thread during the solve"},
+                        "after": "same CG, BLAS held to 1 thread during the solve",
+                        TORCH_ONE: "after, and torch.set_num_threads(1) for the GNN"},
         },
         "rows": rows,
     }
     write_json(args.out, result)
     print(f"\n{args.frames} frames {args.width}x{args.height}, load "
           f"{os.getloadavg()[0]:.1f} (end), {os.cpu_count()} cpus")
-    print(f"{'method':<14} {'obj':>3} {'solver':<7} {'first s':>8} {'median s':>9} "
+    print(f"{'method':<14} {'obj':>3} {'solver':<12} {'first s':>8} {'median s':>9} "
           f"{'p90 s':>7} {'final J':>8} {'x faster':>8} {'labels diff':>11} {'max dJ':>8}")
     for r in rows:
         extra = (f"{r['speedup_median']:>8.1f} {max(r['labels_differing']):>11d} "
-                 f"{r['max_abs_J_change']:>8.1e}" if r["solver"] == "after" else "")
-        print(f"{r['method']:<14} {r['objects']:>3} {r['solver']:<7} {r['first_s']:>8.3f} "
+                 f"{r['max_abs_J_change']:>8.1e}" if r["solver"] != "before" else "")
+        print(f"{r['method']:<14} {r['objects']:>3} {r['solver']:<12} {r['first_s']:>8.3f} "
               f"{r['median_s']:>9.3f} {r['p90_s']:>7.3f} {r['J_per_interaction'][-1]:>8.3f} "
               f"{extra}")
     print(f"wrote {args.out}")
