@@ -350,6 +350,7 @@ class RandomWalker(GraphMethod):
     strokes of several labels) enter the prior with ``soft_seed_weight``."""
 
     name = "random_walker"
+    session_state = ("_probs", "_labels", "last_solve")
 
     def __init__(
         self,
