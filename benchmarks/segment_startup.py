@@ -7,7 +7,8 @@ interpreters, alternating the checkouts given (``--before /path/to/old/checkout`
 ``gnnannot`` package; ``after``: this one) so that drifting load hits both alike. Each run
 also reports whether torch was imported and the seconds of ``import gnnannot.cli``.
 Prints a table and writes ``metrics/segment_startup.json``.
-Usage: ``python benchmarks/segment_startup.py [--before /work/main] [--repeats 5]``
+Usage: ``python benchmarks/segment_startup.py [--before DIR] [--repeats 5]``, e.g. with
+``git archive BASE | tar -x -C DIR`` for the commit before the change.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def main() -> None:
     rows = []
     for name, rs in runs.items():
         walls = [r["wall_s"] for r in rs]
-        rows.append({"checkout": name, "root": str(roots[name]), "median_s": float(np.median(walls)),
-                     "min_s": float(min(walls)), "all_s": walls,
+        rows.append({"checkout": name, "root": str(roots[name]),
+                     "median_s": float(np.median(walls)), "min_s": float(min(walls)), "all_s": walls,
                      "import_cli_s": float(np.median([r["import_s"] for r in rs])),
                      "torch_imported": any(r["torch"] for r in rs),
                      "package": rs[0]["package"]})
