@@ -97,7 +97,8 @@ def main() -> None:
     for name, rs in runs.items():
         walls = [r["wall_s"] for r in rs]
         rows.append({"checkout": name, "root": str(roots[name]),
-                     "median_s": float(np.median(walls)), "min_s": float(min(walls)), "all_s": walls,
+                     "median_s": float(np.median(walls)), "min_s": float(min(walls)),
+                     "all_s": walls,
                      "import_cli_s": float(np.median([r["import_s"] for r in rs])),
                      "torch_imported": any(r["torch"] for r in rs),
                      "package": rs[0]["package"]})
