@@ -302,3 +302,60 @@ def test_appearance_prior_labels_a_look_alike_node_the_graph_cannot_reach() -> N
         labels[w] = rw.predict_nodes()
     assert labels[0.0].tolist() == [1, 0, 0, 1]
     assert labels[10.0].tolist() == [1, 0, 1, 0]
+
+
+def test_random_walker_reports_non_convergence_and_iterations() -> None:
+    import warnings
+
+    import pytest
+
+    from gnnannot.methods import baselines
+    from gnnannot.methods.baselines import (
+        SolveReport,
+        SolverWarning,
+        colour_laplacian,
+        random_walker_probs,
+    )
+
+    rng = np.random.default_rng(11)
+    g, _ = _random_graph(rng, n_side=8)
+    lap = colour_laplacian(g, 2.0)
+    seed = np.full(g.n_nodes, -1)
+    seed[0], seed[g.n_nodes - 1] = 1, 0
+    # capped at 2 iterations: a SolverWarning naming the label, the report says so
+    rep = SolveReport()
+    with pytest.warns(SolverWarning, match="did not converge in 2 CG iterations"):
+        capped = random_walker_probs(lap, seed, 2, tol=1e-10, maxiter=2, report=rep)
+    assert rep.unknowns == g.n_nodes - 2 and not rep.ok
+    assert rep.iterations == [2, 2] and all(r > 1e-10 for r in rep.residuals)
+    # converged: no warning, residuals below tol, the dense solution
+    rep = SolveReport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverWarning)
+        got = random_walker_probs(lap, seed, 2, eps=0.0, tol=1e-10, report=rep)
+    assert rep.ok and all(r <= 1e-10 for r in rep.residuals) and max(rep.iterations) > 2
+    dense = lap.toarray()
+    u = np.nonzero(seed < 0)[0]
+    x = np.linalg.solve(dense[np.ix_(u, u)], -dense[np.ix_(u, [0, g.n_nodes - 1])]
+                        @ np.array([[0.0, 1.0], [1.0, 0.0]]))
+    np.testing.assert_allclose(got[u], x, atol=1e-7)
+    assert np.abs(capped[u] - x).max() > 1e-3  # the capped answer really was incomplete
+    # BLAS threads do not change the iterates (the benchmark's before/after)
+    old = baselines.SOLVER_BLAS_THREADS
+    try:
+        baselines.SOLVER_BLAS_THREADS = None
+        np.testing.assert_allclose(random_walker_probs(lap, seed, 2, eps=0.0, tol=1e-10), got,
+                                   rtol=0, atol=1e-12)
+    finally:
+        baselines.SOLVER_BLAS_THREADS = old
+
+
+def test_random_walker_keeps_its_last_solve_report() -> None:
+    rng = np.random.default_rng(5)
+    g, _ = _random_graph(rng)
+    m = RandomWalker(lambda s: g, beta=2.0)
+    m.start(_video(g))
+    m.seeds.add(_scribble(0, [([[0.0, 0.0]], 1), ([[1.0, 1.0]], 0)], n=1))
+    m.predict_nodes()
+    assert m.last_solve is not None and m.last_solve.ok
+    assert m.last_solve.labels == [0, 1] and m.last_solve.unknowns == g.n_nodes - 2

@@ -259,9 +259,11 @@ def test_undo_objects_reset_and_resume(client, session, synth, frames_dir, cache
     first = session.masks.to_array()
     bg = [{"frame": 5, "object_id": 0, "path": [norm(2, 2), norm(W - 3, 2)]}]
     assert client.post("/api/interactions", json={"strokes": bg}).status_code == 200
+    ann = session.annotator
     r = client.post("/api/undo", json={})
     assert r.status_code == 200 and len(r.json()["session"]["interactions"]) == 1
     np.testing.assert_array_equal(session.masks.to_array(), first)
+    assert session.annotator is ann  # stored state restored, nothing replayed
     # a second object (here: a box in a background corner) and its strokes
     r = client.post("/api/objects", json={})
     assert r.json()["object_id"] == 2 and r.json()["session"]["n_objects"] == 2

@@ -235,6 +235,8 @@ class Annotator:
         self.timings: list[float] = []
         self.masks: Masks | None = None  # result of the last interaction
         self._lazy = False
+        # per interaction, the state before it: (method snapshot, refiner, masks)
+        self._before: list[tuple[Any, Any, Masks | None]] = []
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -310,11 +312,51 @@ class Annotator:
         if self.method is None:
             self._start(k)
         t0 = time.perf_counter()
+        before = self._state_before()
         masks = self._run(scr)
         self.timings.append(time.perf_counter() - t0)
         self.history.append((name, scr))
+        self._before.append(before)
         self.masks = masks
         return masks
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether :meth:`undo` / :meth:`reset` can return to an earlier state without
+        replaying interactions (the method keeps snapshots: every graph method does)."""
+        return len(self._before) == len(self.history) and all(
+            b[0] is not None for b in self._before)
+
+    def undo(self) -> Masks | None:
+        """Drop the last interaction: the method, refiner and masks return to the state
+        they had before it (stored, not replayed: it costs less than one interaction).
+        Returns the masks now current (None when no interaction is left)."""
+        if not self.history:
+            raise DataError("nothing to undo: no interaction yet")
+        self._back_to(len(self.history) - 1)
+        return self.masks
+
+    def reset(self) -> None:
+        """Drop every interaction (the method stays started: the next interaction pays no
+        set-up)."""
+        if self.history:
+            self._back_to(0)
+
+    def _back_to(self, n: int) -> None:
+        if not self.can_undo:
+            raise DataError(f"method {self.method_name} keeps no per-interaction state: "
+                            "replay the interactions into a new Annotator instead")
+        snap, refiner, masks = self._before[n]
+        self.method.restore(snap)
+        if refiner is not None:
+            self._refiner = refiner.snapshot()
+        del self._before[n:], self.history[n:], self.timings[n:]
+        self.masks = masks
+
+    def _state_before(self) -> tuple[Any, Any, Masks | None]:
+        snap = getattr(self.method, "snapshot", None)
+        refiner = None if self._refiner is None else self._refiner.snapshot()
+        return (snap() if callable(snap) else None), refiner, self.masks
 
     def export(
         self,

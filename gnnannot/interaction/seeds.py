@@ -19,7 +19,7 @@ import numpy as np
 
 from gnnannot.errors import ConfigError
 from gnnannot.ivos.scribbles import rasterize_scribbles
-from gnnannot.model.dynamic_features import count_scribble_hits
+from gnnannot.model.hits import count_scribble_hits
 from gnnannot.types import VideoGraph
 
 UNLABELLED = -1

@@ -1,40 +1,48 @@
 """The DAVIS-2017 interactive protocol (scribbles, robot, metrics, sessions, summary),
-independent of any segmentation method."""
+independent of any segmentation method.
 
-from gnnannot.ivos.benchmark import run_benchmark, write_report
-from gnnannot.ivos.metrics import batched_f_measure, batched_jaccard, f_measure, jaccard
-from gnnannot.ivos.robot import ROBOT_DEFAULTS, ScribbleRobot, frame_metric, select_frame
-from gnnannot.ivos.scribbles import merge_scribbles, rasterize_frame, rasterize_scribbles
-from gnnannot.ivos.session import (
-    REPORT_COLUMNS,
-    InteractiveMethod,
-    ScribbleOnlyMethod,
-    SessionResult,
-    VideoData,
-    run_session,
-)
-from gnnannot.ivos.summary import summarize_report, write_plot_data
+The names below are loaded on first use (PEP 562): importing one module of this package
+(e.g. ``scribbles`` for the seeds) does not import the benchmark driver and pandas."""
 
-__all__ = [
-    "REPORT_COLUMNS",
-    "ROBOT_DEFAULTS",
-    "InteractiveMethod",
-    "ScribbleOnlyMethod",
-    "ScribbleRobot",
-    "SessionResult",
-    "VideoData",
-    "batched_f_measure",
-    "batched_jaccard",
-    "f_measure",
-    "frame_metric",
-    "jaccard",
-    "merge_scribbles",
-    "rasterize_frame",
-    "rasterize_scribbles",
-    "run_benchmark",
-    "run_session",
-    "select_frame",
-    "summarize_report",
-    "write_plot_data",
-    "write_report",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "InteractiveMethod": "session",
+    "REPORT_COLUMNS": "session",
+    "ROBOT_DEFAULTS": "robot",
+    "ScribbleOnlyMethod": "session",
+    "ScribbleRobot": "robot",
+    "SessionResult": "session",
+    "VideoData": "session",
+    "batched_f_measure": "metrics",
+    "batched_jaccard": "metrics",
+    "f_measure": "metrics",
+    "frame_metric": "robot",
+    "jaccard": "metrics",
+    "merge_scribbles": "scribbles",
+    "rasterize_frame": "scribbles",
+    "rasterize_scribbles": "scribbles",
+    "run_benchmark": "benchmark",
+    "run_session": "session",
+    "select_frame": "robot",
+    "summarize_report": "summary",
+    "write_plot_data": "summary",
+    "write_report": "benchmark",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -17,16 +17,18 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from gnnannot.data.davis import validate_scribble
 from gnnannot.errors import ConfigError, DataError
-from gnnannot.ivos.metrics import batched_f_measure, batched_jaccard
-from gnnannot.ivos.robot import METRICS, ScribbleRobot, select_frame
 from gnnannot.ivos.scribbles import rasterize_frame
+
+if TYPE_CHECKING:  # pandas, the metrics and the robot load with run_session: a method's
+    import pandas as pd  # session (VideoData, gnnannot segment) needs none of them
+
+    from gnnannot.ivos.robot import ScribbleRobot
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -135,6 +137,8 @@ class SessionResult:
 
 
 def _report_frame(rows: dict[str, list[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=REPORT_COLUMNS)
     return df.astype(
         {
@@ -176,6 +180,11 @@ def run_session(
     Returns the report rows (``REPORT_COLUMNS``, one per frame and object and
     interaction, ``timing`` = that interaction's method time) and flags.
     """
+    import pandas as pd
+
+    from gnnannot.ivos.metrics import batched_f_measure, batched_jaccard
+    from gnnannot.ivos.robot import METRICS, ScribbleRobot, select_frame
+
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {METRICS}, found {metric!r}")
     if max_interactions < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,9 @@ class GraphMethod(ABC):
 
     name = "graph"
     paint_scribbles = True  # scribbled pixels keep their scribbled label in the output
+    #: attributes that change with the interactions (everything else is fixed by
+    #: ``start``): :meth:`snapshot` copies them, :meth:`restore` puts them back
+    session_state: tuple[str, ...] = ("seeds",)
 
     def __init__(
         self, graph_loader: GraphLoader, mixed_seeds: str = "soft",
@@ -61,6 +65,33 @@ class GraphMethod(ABC):
         node_labels = self.predict_nodes()
         masks = node_labels.astype(np.uint8)[self._labels_all]
         return self.seeds.paint(masks) if self.paint_scribbles else masks
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the session's state (:attr:`session_state`: seeds, previous solution,
+        ...) that later interactions leave alone; :meth:`restore` returns the method to
+        it exactly (undo without replaying the interactions). What ``start`` fixed (the
+        graph, Laplacian, model) is shared, not copied, also where the state refers to
+        it."""
+        names = self._state_names()
+        memo = {id(v): v for k, v in vars(self).items() if k not in names}
+        return copy.deepcopy({k: getattr(self, k) for k in names}, memo)
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Return to the state of :meth:`snapshot` ``snap`` (``snap`` stays usable)."""
+        names = self._state_names()
+        if set(snap) != set(names):
+            raise ValueError(f"{type(self).__name__}.restore: snapshot holds {sorted(snap)}, "
+                             f"expected {sorted(names)}")
+        memo = {id(v): v for k, v in vars(self).items() if k not in names}
+        for k, v in copy.deepcopy(snap, memo).items():
+            setattr(self, k, v)
+
+    def _state_names(self) -> tuple[str, ...]:
+        if self.graph is None:
+            raise RuntimeError(f"{type(self).__name__}: snapshot/restore before start")
+        names = tuple(dict.fromkeys(n for c in type(self).__mro__
+                                    for n in getattr(c, "session_state", ())))
+        return tuple(n for n in names if n in vars(self))
 
     @abstractmethod
     def predict_nodes(self) -> np.ndarray:

@@ -7,14 +7,17 @@
   ``w = exp(-beta * (d / mean d)^2)`` from the Lab distance ``d``; for every label the
   probability that a walk from a node first reaches a seed of that label solves the
   Dirichlet problem ``L_UU X = -L_US M_S`` (preconditioned conjugate gradients, warm
-  started from the previous interaction); each node takes the most probable label.
+  started from the previous interaction, BLAS held to one thread; non-convergence is
+  reported, :class:`SolverWarning`); each node takes the most probable label.
 * :class:`SuperpixelOracle` - the majority ground-truth label of every superpixel: the
   upper bound of any method that labels whole superpixels.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -88,6 +91,54 @@ def colour_laplacian(
     return (sp.diags(np.asarray(a.sum(axis=1)).ravel()) - a).tocsr()
 
 
+class SolverWarning(RuntimeWarning):
+    """A random-walker system did not reach its tolerance within ``maxiter`` iterations
+    (the returned probabilities are the last iterate)."""
+
+
+@dataclass
+class SolveReport:
+    """What one :func:`random_walker_probs` call did: per solved label its CG iterations,
+    final relative residual ``||r|| / ||b||`` and whether it met ``tol``; the size of the
+    unseeded system."""
+
+    unknowns: int = 0
+    labels: list[int] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    residuals: list[float] = field(default_factory=list)
+    converged: list[bool] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.converged)
+
+
+#: BLAS threads while the walker's conjugate gradients run (None: leave them as they
+#: are, the behaviour before). CG is a chain of sparse products and dot products on
+#: vectors of ~1e5 entries: memory bound, nothing for OpenBLAS's threads to share, while
+#: their busy-waiting workers compete with the sparse products (measured on a shared
+#: 2-core machine: 10-20x slower CG with 2 BLAS threads than with 1,
+#: benchmarks/interaction_latency.py). Benchmarks set None to time the old behaviour.
+SOLVER_BLAS_THREADS: int | None = 1
+_THREADPOOLS: Any = None
+
+
+def _blas_limit() -> Any:
+    """A context holding BLAS to :data:`SOLVER_BLAS_THREADS` threads (no-op for None).
+    The threadpool controller is built once: a fresh ``threadpool_limits`` rescans the
+    loaded libraries (~5 ms)."""
+    global _THREADPOOLS
+    if SOLVER_BLAS_THREADS is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    if _THREADPOOLS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=SOLVER_BLAS_THREADS, user_api="blas")
+
+
 def random_walker_probs(
     lap: sp.csr_matrix,
     seed: np.ndarray,
@@ -98,14 +149,18 @@ def random_walker_probs(
     x0: np.ndarray | None = None,
     prior: np.ndarray | None = None,
     prior_weight: float | np.ndarray = 0.0,
+    report: SolveReport | None = None,
 ) -> np.ndarray:
     """Random-walker probabilities ``(N, n_labels) float64`` for node seeds ``seed (N,)``
     (-1 unseeded, else the label), by solving ``(L_UU + (eps + lambda) I) X = -L_US M_S +
-    lambda P_U`` with Jacobi-preconditioned conjugate gradients (one system per label;
-    ``x0`` ``(N, n_labels)`` warm-starts them, e.g. with the previous interaction's
-    solution). ``prior`` ``(N, n_labels)`` with weight ``lambda = prior_weight`` (scalar
-    or ``(N,)``) is Grady's random walker with priors; 0 (default) is the plain walker.
-    Seeded rows are one-hot; with neither seed nor prior every row is 0."""
+    lambda P_U`` with Jacobi-preconditioned conjugate gradients (one system per label,
+    stopped at ``||r|| <= tol ||b||``; ``x0`` ``(N, n_labels)`` warm-starts them, e.g.
+    with the previous interaction's solution). ``prior`` ``(N, n_labels)`` with weight
+    ``lambda = prior_weight`` (scalar or ``(N,)``) is Grady's random walker with priors;
+    0 (default) is the plain walker. Seeded rows are one-hot; with neither seed nor prior
+    every row is 0. A label whose system is still above ``tol`` after ``maxiter``
+    iterations raises a :class:`SolverWarning` (its last iterate is returned); ``report``
+    (a :class:`SolveReport`) receives the iterations and residuals of every label."""
     n = lap.shape[0]
     out = np.zeros((n, n_labels))
     s_idx = np.nonzero(seed >= 0)[0]
@@ -127,12 +182,35 @@ def random_walker_probs(
     inv_diag = 1.0 / np.maximum(l_uu.diagonal(), 1e-12)
     precond = LinearOperator(l_uu.shape, matvec=lambda v: inv_diag * v.ravel(),
                              dtype=np.float64)
-    for k in range(n_labels):
-        if not rhs[:, k].any():
-            continue
-        start = None if x0 is None else x0[u_idx, k]
-        out[u_idx, k], _ = cg(l_uu, rhs[:, k], x0=start, rtol=tol, atol=0.0,
-                              maxiter=maxiter, M=precond)
+    if report is not None:
+        report.unknowns = int(u_idx.size)
+    with _blas_limit():
+        for k in range(n_labels):
+            b = rhs[:, k]
+            if not b.any():
+                continue
+            start = None if x0 is None else x0[u_idx, k]
+            count = [0]
+
+            def step(_x: np.ndarray, count: list[int] = count) -> None:
+                count[0] += 1
+
+            x, info = cg(l_uu, b, x0=start, rtol=tol, atol=0.0, maxiter=maxiter, M=precond,
+                         callback=step)
+            out[u_idx, k] = x
+            if info != 0 or report is not None:
+                res = float(np.linalg.norm(b - l_uu @ x) / np.linalg.norm(b))
+                if report is not None:
+                    report.labels.append(k)
+                    report.iterations.append(count[0])
+                    report.residuals.append(res)
+                    report.converged.append(info == 0)
+                if info != 0:
+                    warnings.warn(
+                        f"random walker: label {k} did not converge in {maxiter} CG "
+                        f"iterations (relative residual {res:.2e} > tol {tol:g}, "
+                        f"{u_idx.size} unknowns); its probabilities are the last iterate",
+                        SolverWarning, stacklevel=2)
     return out
 
 
@@ -184,6 +262,8 @@ def seeded_walker_probs(
     appearance: np.ndarray | None = None,
     appearance_weight: float = 0.0,
     background_weight: float = 0.0,
+    maxiter: int = 2000,
+    report: SolveReport | None = None,
 ) -> np.ndarray | None:
     """Random-walker probabilities ``(N, n_labels)`` for a session's ``seeds``: hard seeds,
     the previous labels ``prev_labels (N,)`` as a prior of weight ``prior_weight``, the
@@ -196,7 +276,8 @@ def seeded_walker_probs(
     when no background stroke exists yet) (:func:`random_walker_probs` with priors).
     ``None`` when there is
     neither a seed nor a prior. The random walker and the GNN's random-walker input both
-    use it, so the GNN's prior is the baseline it is measured against."""
+    use it, so the GNN's prior is the baseline it is measured against. ``maxiter`` and
+    ``report`` are :func:`random_walker_probs`'s."""
     n = lap.shape[0]
     prior = np.zeros((n, n_labels))
     weight = np.zeros(n)
@@ -218,8 +299,8 @@ def seeded_walker_probs(
     if seeds.seeded.size == 0 and not weight.any():
         return None
     prior = prior / np.maximum(weight, 1e-12)[:, None]
-    return random_walker_probs(lap, seeds.seed, n_labels, eps=eps, tol=tol, x0=x0,
-                               prior=prior, prior_weight=weight)
+    return random_walker_probs(lap, seeds.seed, n_labels, eps=eps, tol=tol, maxiter=maxiter,
+                               x0=x0, prior=prior, prior_weight=weight, report=report)
 
 
 def frame_normalised_labels(
@@ -269,6 +350,7 @@ class RandomWalker(GraphMethod):
     strokes of several labels) enter the prior with ``soft_seed_weight``."""
 
     name = "random_walker"
+    session_state = ("_probs", "_labels", "last_solve")
 
     def __init__(
         self,
@@ -283,10 +365,12 @@ class RandomWalker(GraphMethod):
         background_weight: float = 0.0,
         eps: float = 1e-6,
         tol: float = 1e-3,
+        maxiter: int = 2000,
         mixed_seeds: str = "soft",
         paint_scribbles: bool = True,
     ) -> None:
         super().__init__(graph_loader, mixed_seeds, paint_scribbles)
+        self.maxiter = maxiter
         self.appearance_weight = appearance_weight
         self.background_weight = background_weight
         self.beta = beta
@@ -302,17 +386,20 @@ class RandomWalker(GraphMethod):
         self._lap = colour_laplacian(self.graph, self.beta, self.flow_scale, self.flow_overlap)
         self._probs: np.ndarray | None = None
         self._labels: np.ndarray | None = None
+        self.last_solve: SolveReport | None = None  # the last interaction's CG report
         self._node_frame = self.graph.node_frame
         self._appearance = (AppearanceModel(self.graph.descriptors)
                             if self.appearance_weight > 0 else None)
 
     def predict_nodes(self) -> np.ndarray:
         app = None if self._appearance is None else self._appearance(self.seeds.hits)
+        self.last_solve = SolveReport()
         probs = seeded_walker_probs(
             self._lap, self.seeds, self.n_objects + 1, self._labels, self.prior_weight,
             self.soft_seed_weight, eps=self.eps, tol=self.tol, x0=self._probs,
             appearance=app, appearance_weight=self.appearance_weight,
-            background_weight=self.background_weight,
+            background_weight=self.background_weight, maxiter=self.maxiter,
+            report=self.last_solve,
         )
         if probs is None:
             return np.zeros(self.graph.n_nodes, dtype=np.int64)

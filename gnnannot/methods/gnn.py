@@ -154,6 +154,7 @@ class GNNMethod(GraphMethod):
     """The trained GNN as an interactive session method."""
 
     name = "gnn"
+    session_state = ("state",)  # seeds, previous prediction, random-walker solution
 
     def __init__(
         self, graph_loader: GraphLoader, checkpoint: str | Path, device: str = "cpu"

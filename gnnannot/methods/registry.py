@@ -21,7 +21,6 @@ from typing import Any
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError
 from gnnannot.methods import baselines
-from gnnannot.methods.gnn import GNNMethod
 from gnnannot.store.graphs import open_graph
 
 __all__ = ["METHODS", "ROLES", "MethodContext", "MethodSpec", "make_method", "method_help",
@@ -142,6 +141,8 @@ def make_method(
 def _gnn(ctx: MethodContext, **opts: Any) -> Any:
     if ctx.checkpoint is None:
         raise ConfigError("method 'gnn' needs a model checkpoint")
+    from gnnannot.methods.gnn import GNNMethod  # torch only when the GNN runs
+
     return GNNMethod(ctx.loader, Path(ctx.checkpoint), device=ctx.device, **opts)
 
 

@@ -4,9 +4,10 @@ so far and the masks of every frame, on top of :class:`gnnannot.annotate.Annotat
 Every change (interaction, undo, reset, objects) is validated first, computed, saved
 atomically to the session file (:mod:`gnnannot.web.session_store`) and only then made
 visible, so a bad request or a failure leaves both the saved session and the page's state
-as they were. Undo, object removal and resuming a saved session replay the remaining
-interactions, in order, into a fresh annotator: the masks are the ones the same
-interactions give in ``gnnannot segment``.
+as they were. Undo and reset return the annotator to the state it stored before the
+interaction (:meth:`gnnannot.annotate.Annotator.undo`: no replay); object removal and
+resuming a saved session replay the remaining interactions, in order, into a fresh
+annotator: the masks are the ones the same interactions give in ``gnnannot segment``.
 
 Frames are served one at a time at the working resolution from the preprocessing cache
 (the page never receives the whole video); mask overlays are drawn with
@@ -312,19 +313,43 @@ class WebSession:
         self.last_seconds = seconds
         return seconds
 
+    def _step_back(self, state: SessionState) -> float | None:
+        """Return the current annotator to ``state`` (a prefix of the current interactions)
+        from its stored per-interaction state; seconds taken, or None where it cannot
+        (objects added since, or a method without snapshots): then replay."""
+        ann = self.annotator
+        n = len(state.interactions)
+        if self._stale or not ann.can_undo or len(ann.history) != len(self.state.interactions):
+            return None
+        t0 = time.perf_counter()
+        if n == 0:
+            ann.reset()
+        else:
+            while len(ann.history) > n:
+                ann.undo()
+        masks = self._constrained(ann.masks, state)
+        seconds = time.perf_counter() - t0
+        self._commit(state, ann, masks)
+        self.last_seconds = seconds
+        return seconds
+
     def undo(self) -> float:
-        """Drop the last interaction (the others are replayed); seconds taken."""
+        """Drop the last interaction (the annotator returns to its stored state before it;
+        no replay); seconds taken."""
         with self._lock:
             if not self.state.interactions:
                 raise RequestError("nothing to undo: no interaction yet", "interactions", 409)
             state = self.state.copy()
             state.interactions.pop()
-            return self._replace(state)
+            seconds = self._step_back(state)
+            return self._replace(state) if seconds is None else seconds
 
     def reset(self) -> float:
         """Drop every interaction (the objects stay)."""
         with self._lock:
-            return self._replace(SessionState(self.state.n_objects, [], self.state.objects))
+            state = SessionState(self.state.n_objects, [], self.state.objects)
+            seconds = self._step_back(state)
+            return self._replace(state) if seconds is None else seconds
 
     def add_object(self) -> int:
         """Add object ``K + 1`` and return its id (the masks do not change until it gets a
