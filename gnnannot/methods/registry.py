@@ -11,6 +11,7 @@ options ``benchmark.options.<name>`` may set.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 from collections.abc import Callable, Iterable
@@ -53,14 +54,16 @@ class MethodSpec:
     ``bound`` (an upper bound, e.g. the ground-truth oracle). ``options_of``: the class
     whose keyword arguments (after ``bound``, the ones the factory fills from the
     :class:`MethodContext`) are the method's options, with its library defaults
-    (:func:`method_options`); None: the method takes no options."""
+    (:func:`method_options`), or its ``"module:Class"`` name, imported only when the
+    options are asked for (the GNN's class needs torch); None: the method takes no
+    options."""
 
     name: str
     help: str
     factory: Callable[..., Any]
     needs_ground_truth: bool = False
     role: str = "baseline"
-    options_of: type | None = None
+    options_of: type | str | None = None
     bound: tuple[str, ...] = ("graph_loader",)
 
     def __post_init__(self) -> None:
@@ -88,13 +91,17 @@ def method_options(name: str) -> dict[str, Any]:
     spec = _spec(name)
     if spec.options_of is None:
         return {}
+    cls = spec.options_of
+    if isinstance(cls, str):
+        module, _, attr = cls.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
     out = {}
-    for p in list(inspect.signature(spec.options_of.__init__).parameters.values())[1:]:
+    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
         if p.name in spec.bound or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if p.default is p.empty:
             raise ConfigError(f"method {name!r}: option {p.name!r} of "
-                              f"{spec.options_of.__name__} has no default")
+                              f"{cls.__name__} has no default")
         out[p.name] = p.default
     return out
 
@@ -161,7 +168,8 @@ register_method(MethodSpec(
     needs_ground_truth=True, role="bound"))
 register_method(MethodSpec(
     "gnn", "the trained GNN (needs a checkpoint), a residual on the random walker", _gnn,
-    role="candidate", options_of=GNNMethod, bound=("graph_loader", "checkpoint", "device")))
+    role="candidate", options_of="gnnannot.methods.gnn:GNNMethod",
+    bound=("graph_loader", "checkpoint", "device")))
 
 #: The registered method names, in registration order.
 METHODS: tuple[str, ...] = tuple(_REGISTRY)
