@@ -153,7 +153,9 @@ class WebSession:
     def work_size(self) -> tuple[int, int]:
         return self.prepared.work_height, self.prepared.work_width
 
-    def _scribble(self, strokes: list[dict[str, Any]], shown: Masks | None = None) -> dict[str, Any]:
+    def _scribble(
+        self, strokes: list[dict[str, Any]], shown: Masks | None = None
+    ) -> dict[str, Any]:
         """DAVIS scribble of one interaction; a frame it edits with the mask brush or
         eraser is a key frame: ``shown`` (the masks before it) with the edits seeds the
         whole frame (:func:`gnnannot.annotate.mask_edits.keyframe_strokes`)."""

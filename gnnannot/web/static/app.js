@@ -449,6 +449,8 @@ function strokeLabel(s) {
   return `${s.path.length === 1 ? "click" : what} r${s.radius}, ${s.path.length} pt`;
 }
 
+const PENDING_LISTED = 12; // strokes listed per object and frame
+
 function renderPending() {
   const n = S.pending.length;
   const list = $("pending-list");
@@ -480,7 +482,15 @@ function renderPending() {
     head.addEventListener("click", () => showFrame(frame));
     list.append(head);
     summary.push(`${objMeta(oid).name} on frame ${frame} (${items.length})`);
-    for (const s of items) {
+    // the latest strokes of a group are listed (each removable); a long group (a mask
+    // fixed stroke by stroke) keeps the list, and re-rendering it, short
+    if (items.length > PENDING_LISTED) {
+      const more = document.createElement("li");
+      more.className = "more";
+      more.textContent = `… ${items.length - PENDING_LISTED} earlier stroke(s)`;
+      list.append(more);
+    }
+    for (const s of items.slice(-PENDING_LISTED)) {
       const li = document.createElement("li");
       li.className = "stroke";
       li.dataset.id = String(s.id);
