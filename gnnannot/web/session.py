@@ -156,10 +156,12 @@ class WebSession:
     def _scribble(
         self, strokes: list[dict[str, Any]], shown: Masks | None = None
     ) -> dict[str, Any]:
-        """DAVIS scribble of one interaction; a frame it edits with the mask brush or
+        """DAVIS scribble of one interaction. A frame it edits with the mask brush or
         eraser is a key frame: ``shown`` (the masks before it) with the edits seeds the
-        whole frame (:func:`gnnannot.annotate.mask_edits.keyframe_strokes`)."""
-        scr = to_davis_scribble(strokes, self.n_frames, self.work_size)
+        whole frame (:func:`gnnannot.annotate.mask_edits.keyframe_strokes`, in place of
+        the edit strokes), the interaction's scribbles on it after."""
+        plain = [s for s in strokes if s.get("kind", "scribble") == "scribble"]
+        scr = to_davis_scribble(plain, self.n_frames, self.work_size)
         shown_fn = None if shown is None else shown.work_frame
         for t, keys in keyframe_strokes(strokes, shown_fn, self.work_size).items():
             scr["scribbles"][t] = keys + scr["scribbles"][t]

@@ -191,6 +191,14 @@ function zoomCentre(factor) {
   zoomAt(factor, st.clientWidth / 2, st.clientHeight / 2);
 }
 
+let redrawQueued = false;
+function redrawSoon() {
+  // pointer moves can come faster than the screen refreshes: draw once per frame
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => { redrawQueued = false; redraw(); });
+}
+
 function redraw() {
   const c = $("canvas");
   const ctx = c.getContext("2d");
@@ -716,7 +724,7 @@ function bind() {
     }
     if (ev.button !== 0 && !(ev.button === 2 && S.tool === "click")) return;
     startStroke(ev);
-    redraw();
+    redrawSoon();
   });
   c.addEventListener("pointermove", (ev) => {
     updateCursor(ev);
@@ -730,7 +738,7 @@ function bind() {
     const p = toNorm(ev);
     const last = S.drawing.path[S.drawing.path.length - 1];
     if (p[0] !== last[0] || p[1] !== last[1]) S.drawing.path.push(p);
-    redraw();
+    redrawSoon();
   });
   const finish = () => { S.pan = null; finishStroke(); };
   c.addEventListener("pointerup", finish);
