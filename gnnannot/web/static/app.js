@@ -454,7 +454,9 @@ function toggleHidden(id) {
 
 function strokeLabel(s) {
   const what = { scribble: "scribble", mask: "mask brush", erase: "eraser" }[s.kind];
-  return `${s.path.length === 1 ? "click" : what} r${s.radius}, ${s.path.length} pt`;
+  const dot = s.path.length === 1; // a click (Clicks tool) or a dab of a brush
+  const name = dot ? (s.kind === "scribble" ? "click" : `${what} dab`) : what;
+  return `${name} r${s.radius}, ${s.path.length} pt`;
 }
 
 const PENDING_LISTED = 12; // strokes listed per object and frame
