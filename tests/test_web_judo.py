@@ -36,7 +36,7 @@ J_FRAME = 0.9  # the done-when: every frame, every object
 MAX_SUBMITS = 4
 FIRST = T // 2  # Submit 1's frame
 PER_SUBMIT = 6  # frames fixed per later Submit (the worst first)
-FIX_RADII, FIX_MIN_AREA = (4, 1, 0), 20  # brush radii of a fix, smallest region fixed
+FIX_RADII, FIX_MIN_AREA = (4, 1, 0), 12  # brush radii of a fix, smallest region fixed
 VIEWPORT = (1600, 1100)  # the canvas at more than 1 CSS px per frame pixel
 
 pytestmark = pytest.mark.skipif(
@@ -153,14 +153,18 @@ def test_judo_clip_every_frame_j_09_in_four_submits(judo):
     set_brush(page, 3)
     band = np.where(cv2.dilate((gt[FIRST] > 0).astype(np.uint8),
                                              np.ones((61, 61), np.uint8)) > 0, 255, gt[FIRST])
-    for label, pts in error_strokes(gt[FIRST], band.astype(np.uint8), radius=3, margin=10,
-                                    min_area=30):  # fmt: skip
-        key(page, str(label) if label else "b")
+    first = error_strokes(gt[FIRST], band.astype(np.uint8), radius=3, margin=10, min_area=30)
+    for label, pts in first:
+        key(page, str(label) if label else "b")  # the object chosen with the slider focused
         drag(page, pts)
     pending = page.inner_text("#pending")
     assert f"object 1 on frame {FIRST}" in pending and f"object 2 on frame {FIRST}" in pending
     page.screenshot(path=str(ARTIFACTS / "judo_scribbles.png"))
     times = [submit(page, session, T)]
+    # every stroke went to the object chosen just before it (keys with the slider focused)
+    sent = session.state.interactions[0].strokes
+    assert [(s["object_id"], s["frame"], s["radius"]) for s in sent] == [
+        (label, FIRST, 3) for label, _ in first]  # fmt: skip
     masks = page_masks(page)
     js = frame_scores(gt, masks, 2)
     print_table(f"Submit 1 (scribbles on frame {FIRST})", js)
@@ -195,6 +199,9 @@ def test_judo_clip_every_frame_j_09_in_four_submits(judo):
         page.screenshot(path=str(ARTIFACTS / f"judo_fixes{n_submits + 1}.png"))
         times.append(submit(page, session, T))
         n_submits += 1
+        sent = session.state.interactions[-1].strokes
+        assert len(sent) == n_strokes and {s["frame"] for s in sent} == set(worst)
+        assert {s["kind"] for s in sent} == {"mask", "erase"}
         masks = page_masks(page)
         js = frame_scores(gt, masks, 2)
         print_table(f"Submit {n_submits} (mask brush/eraser on frames {sorted(worst)}, "
