@@ -21,9 +21,10 @@ labels seed the method on every pixel (the rest of the video follows the fixed f
 the output keeps them: what the annotator saw and fixed does not move when they submit.
 Without this, the edits alone seed the method with thousands of pixels of the corrected
 labels and nothing of the labels the annotator accepted; on the 16-frame judo-like clip
-(``tests/judo_clip.py``) that moved the unedited parts of the edited frame itself (J of one
-object on frame 0 fell from 0.57 to 0.18 after correcting that frame) and flooded the
-background elsewhere.
+(``tests/judo_clip.py``, random walker) that moved the unedited parts of the edited frame
+itself (J of one object on frame 0 fell from 0.57 to 0.18 after its wrong pixels on frames
+0-2 were painted) and flooded the background elsewhere; as key frames, the fixed frames
+kept J 0.93-0.95 and the video's mean J rose at every Submit (``tests/test_web_judo.py``).
 """
 
 from __future__ import annotations

@@ -162,8 +162,15 @@ class WebSession:
         the edit strokes), the interaction's scribbles on it after."""
         plain = [s for s in strokes if s.get("kind", "scribble") == "scribble"]
         scr = to_davis_scribble(plain, self.n_frames, self.work_size)
-        shown_fn = None if shown is None else shown.work_frame
-        for t, keys in keyframe_strokes(strokes, shown_fn, self.work_size).items():
+
+        def shown_frame(t: int) -> np.ndarray:
+            assert shown is not None
+            with self._render_lock:  # the page may be reading frames meanwhile
+                return shown.work_frame(t)
+
+        keys_of = keyframe_strokes(strokes, None if shown is None else shown_frame,
+                                   self.work_size)  # fmt: skip
+        for t, keys in keys_of.items():
             scr["scribbles"][t] = keys + scr["scribbles"][t]
         return scr
 
