@@ -259,6 +259,16 @@ def test_shortcuts_work_wherever_focus_is_and_the_pointer_shows_the_object(fresh
     page.mouse.move(*at(page, 41, 40))
     assert page.inner_text("#cursor .label") == "object 2 · scribble"
     shot(page, "web_pointer.png")
+    # the issue's trap end to end: the object picked with the slider focused is the one
+    # the next stroke gets, and Enter with the slider focused submits it
+    drag(page, inner_row(fresh.synth.masks[1], 2))
+    assert "object 2 on frame 1 (1)" in page.inner_text("#pending")
+    page.focus("#slider")
+    v = fresh.session.version
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]')
+    (s,) = fresh.session.state.interactions[-1].strokes
+    assert (s["object_id"], s["frame"]) == (2, 1)
 
 
 def test_pending_strokes_per_object_and_frame_each_removable(fresh):
