@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
+SUBMIT_WAIT_MS = 180_000  # the longest wait for one Submit's masks
 # records every state of the progress bar (shown/hidden, text) as the page changes it
 PROGRESS_SPY = """
 document.addEventListener("DOMContentLoaded", () => {
@@ -144,7 +145,9 @@ def drag(page, points: list[tuple[float, float]]) -> None:
 def submit(ui: UI) -> None:
     v = ui.session.version
     ui.page.click("#submit")
-    ui.page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]')
+    # a generous wait: on a loaded machine one Submit has taken over 30 s
+    ui.page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]',
+                              timeout=SUBMIT_WAIT_MS)  # fmt: skip
     ui.page.wait_for_selector(f'#canvas[data-version="{v + 1}"]')
 
 
@@ -266,7 +269,8 @@ def test_shortcuts_work_wherever_focus_is_and_the_pointer_shows_the_object(fresh
     page.focus("#slider")
     v = fresh.session.version
     page.keyboard.press("Enter")
-    page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]')
+    page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]',
+                           timeout=SUBMIT_WAIT_MS)  # fmt: skip
     (s,) = fresh.session.state.interactions[-1].strokes
     assert (s["object_id"], s["frame"]) == (2, 1)
 
