@@ -141,3 +141,37 @@ def test_ship_script_copies_and_records(tmp_path):
     with pytest.raises(DataError, match="bad.pt"):
         ship_model.ship(bad, tmp_path / "other.pt")
     assert not (tmp_path / "other.pt").exists()
+
+
+# ---------------------------------------------------------------- key frames
+def test_key_frames_are_the_shown_mask_with_the_edits_in_order():
+    from gnnannot.annotate.mask_edits import edited_frames, keyframe_labels, keyframe_strokes
+    from gnnannot.ivos.scribbles import rasterize_scribbles
+
+    rng = np.random.default_rng(0)
+    shown = {t: rng.integers(0, 3, (H, W)).astype(np.uint8) for t in range(4)}
+    strokes = [
+        {"frame": 1, "object_id": 2, "path": [px(10, 10)]},  # a scribble: not an edit
+        {"frame": 2, "object_id": 1, "path": [px(5, 5), px(30, 5)], "kind": "mask", "radius": 3},
+        {"frame": 2, "object_id": 0, "path": [px(20, 2), px(20, 30)], "kind": "erase",
+         "radius": 1},
+        {"frame": 3, "object_id": 2, "path": [px(40, 20)], "kind": "mask", "radius": 5},
+    ]  # fmt: skip
+    assert edited_frames(strokes) == [2, 3]
+    keys = keyframe_labels(strokes, lambda t: shown[t], (H, W))
+    assert sorted(keys) == [2, 3]  # frame 1 has only a scribble
+    ref = shown[2].copy()  # brute force: the shown frame, the mask, then the eraser on top
+    ref[rasterise(strokes[1]["path"], 3, (H, W))] = 1
+    ref[rasterise(strokes[2]["path"], 1, (H, W))] = 0
+    assert np.array_equal(keys[2], ref)
+    assert (keys[3] != shown[3]).sum() > 0 and not (keys[3] != shown[3])[:, :25].any()
+    # no masks yet: the rest of the frame is background
+    first = keyframe_labels(strokes, None, (H, W))
+    assert set(np.unique(first[3])) == {0, 2} and (first[3] == 2).sum() == rasterise(
+        strokes[3]["path"], 5, (H, W)).sum()  # fmt: skip
+    # as DAVIS strokes they rasterise back to the labels on every pixel
+    davis = keyframe_strokes(strokes, lambda t: shown[t], (H, W))
+    scr = {"scribbles": [davis.get(t, []) for t in range(4)]}
+    back = rasterize_scribbles(scr, H, W)
+    for t in (2, 3):
+        assert np.array_equal(back[t], keys[t].astype(back[t].dtype))

@@ -146,6 +146,51 @@ def test_interaction_matches_annotator_and_is_saved(client, session, synth, fram
     assert client.get("/api/frames/1/strokes").json()["strokes"] == []
 
 
+
+def test_a_frame_fixed_with_the_mask_brush_is_a_key_frame(client, session, synth, frames_dir,
+                                                          cache, tmp_path):  # fmt: skip
+    """The frame as shown plus the mask brush / eraser fixes is the frame's whole
+    annotation: kept as it is in the output (now and after later interactions, on resume)
+    and seeding the method on every pixel, as the same labels given to a fresh Annotator
+    as a label image."""
+    from gnnannot.annotate.mask_edits import Constraints
+
+    s0 = strokes_for(synth.masks[0], 0)
+    assert post(client, s0).status_code == 200
+    t = 5
+    shown = session.masks.work_frame(t).copy()
+    ys, xs = np.nonzero(cv2.erode((synth.masks[t] == 1).astype(np.uint8),
+                                  np.ones((9, 9), np.uint8)))  # fmt: skip
+    row = int(np.median(ys))
+    fix = [  # paint a background corner as the object, erase a row through the object
+        {"frame": t, "object_id": 1, "path": [norm(6, 6), norm(30, 10)], "kind": "mask",
+         "radius": 4},
+        {"frame": t, "object_id": 0, "path": [norm(xs[ys == row].min(), row),
+                                              norm(xs[ys == row].max(), row)],
+         "kind": "erase", "radius": 2},
+    ]  # fmt: skip
+    expected = Constraints(fix, (H, W))(t, shown)
+    assert (expected != shown).sum() > 100
+    assert post(client, fix).status_code == 200
+    np.testing.assert_array_equal(session.masks.work_frame(t), expected)
+    assert (session.annotator.method.seeds.pixel_labels[t] >= 0).all()  # every pixel seeds
+    masks = session.masks.to_array()
+    # the same as a fresh Annotator given the first strokes, then the key frame's labels
+    ref = Annotator(frames_dir, method="random_walker", params=PARAMS, cache_dir=cache,
+                    n_objects=1)  # fmt: skip
+    ref.interact(to_davis_scribble(s0, T))
+    out = ref.interact(np.where(expected == 0, 255, expected).astype(np.uint8), frame=t)
+    np.testing.assert_array_equal(masks, out.to_array())
+    # resuming replays the key frame from the masks shown before it: the same masks
+    again = WebSession(frames_dir, method="random_walker", params=PARAMS, cache_dir=cache,
+                       out=tmp_path / "x")  # fmt: skip
+    np.testing.assert_array_equal(again.masks.to_array(), masks)
+    # a later interaction on another frame leaves the key frame as it is
+    bg = [{"frame": 2, "object_id": 0, "path": [norm(2, 2), norm(W - 3, 2)]}]
+    assert post(client, bg).status_code == 200
+    np.testing.assert_array_equal(session.masks.work_frame(t), expected)
+
+
 BAD_POSTS = [
     # (what, path, request kwargs, status, field, words in the message)
     ("unknown object", "/api/interactions",

@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
+SUBMIT_WAIT_MS = 180_000  # the longest wait for one Submit's masks
 # records every state of the progress bar (shown/hidden, text) as the page changes it
 PROGRESS_SPY = """
 document.addEventListener("DOMContentLoaded", () => {
@@ -144,7 +145,9 @@ def drag(page, points: list[tuple[float, float]]) -> None:
 def submit(ui: UI) -> None:
     v = ui.session.version
     ui.page.click("#submit")
-    ui.page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]')
+    # a generous wait: on a loaded machine one Submit has taken over 30 s
+    ui.page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]',
+                              timeout=SUBMIT_WAIT_MS)  # fmt: skip
     ui.page.wait_for_selector(f'#canvas[data-version="{v + 1}"]')
 
 
@@ -259,6 +262,17 @@ def test_shortcuts_work_wherever_focus_is_and_the_pointer_shows_the_object(fresh
     page.mouse.move(*at(page, 41, 40))
     assert page.inner_text("#cursor .label") == "object 2 · scribble"
     shot(page, "web_pointer.png")
+    # the issue's trap end to end: the object picked with the slider focused is the one
+    # the next stroke gets, and Enter with the slider focused submits it
+    drag(page, inner_row(fresh.synth.masks[1], 2))
+    assert "object 2 on frame 1 (1)" in page.inner_text("#pending")
+    page.focus("#slider")
+    v = fresh.session.version
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]',
+                           timeout=SUBMIT_WAIT_MS)  # fmt: skip
+    (s,) = fresh.session.state.interactions[-1].strokes
+    assert (s["object_id"], s["frame"]) == (2, 1)
 
 
 def test_pending_strokes_per_object_and_frame_each_removable(fresh):

@@ -90,9 +90,12 @@ def labels_to_scribble(
     order.sort(key=lambda x: x != BACKGROUND_VALUE)  # background first, objects on top
     for val in order:
         ys, xs = np.nonzero(v == val)
-        wy = (ys * hw) // h0  # working pixel each original pixel falls in
-        wx = (xs * ww) // w0
-        key = np.unique(wy.astype(np.int64) * ww + wx)
+        if (h0, w0) == (hw, ww):  # already at the working size: row-major, unique
+            key = ys.astype(np.int64) * ww + xs
+        else:
+            wy = (ys * hw) // h0  # working pixel each original pixel falls in
+            wx = (xs * ww) // w0
+            key = np.unique(wy.astype(np.int64) * ww + wx)
         ky, kx = key // ww, key % ww
         # runs of consecutive x within one row (key is sorted by row, then x)
         brk = np.flatnonzero((np.diff(ky) != 0) | (np.diff(kx) != 1)) + 1

@@ -29,7 +29,7 @@ import numpy as np
 
 from gnnannot.annotate.annotator import DEFAULT_CHECKPOINT, Annotator, Masks
 from gnnannot.annotate.exports import overlay_frame
-from gnnannot.annotate.mask_edits import Constraints
+from gnnannot.annotate.mask_edits import Constraints, keyframe_strokes
 from gnnannot.data.video_io import VideoSource, open_video
 from gnnannot.pipeline.video_cache import PrepParams
 from gnnannot.store.palette import PALETTE
@@ -154,8 +154,26 @@ class WebSession:
     def work_size(self) -> tuple[int, int]:
         return self.prepared.work_height, self.prepared.work_width
 
-    def _scribble(self, strokes: list[dict[str, Any]]) -> dict[str, Any]:
-        return to_davis_scribble(strokes, self.n_frames, self.work_size)
+    def _scribble(
+        self, strokes: list[dict[str, Any]], shown: Masks | None = None
+    ) -> dict[str, Any]:
+        """DAVIS scribble of one interaction. A frame it edits with the mask brush or
+        eraser is a key frame: ``shown`` (the masks before it) with the edits seeds the
+        whole frame (:func:`gnnannot.annotate.mask_edits.keyframe_strokes`, in place of
+        the edit strokes), the interaction's scribbles on it after."""
+        plain = [s for s in strokes if s.get("kind", "scribble") == "scribble"]
+        scr = to_davis_scribble(plain, self.n_frames, self.work_size)
+
+        def shown_frame(t: int) -> np.ndarray:
+            assert shown is not None
+            with self._render_lock:  # the page may be reading frames meanwhile
+                return shown.work_frame(t)
+
+        keys_of = keyframe_strokes(strokes, None if shown is None else shown_frame,
+                                   self.work_size)  # fmt: skip
+        for t, keys in keys_of.items():
+            scr["scribbles"][t] = keys + scr["scribbles"][t]
+        return scr
 
     def _constrained(self, masks: Masks | None, state: SessionState) -> Masks | None:
         """``masks`` with the pixels of every mask-brush and eraser stroke of ``state``
@@ -173,9 +191,17 @@ class WebSession:
         (with the mask edits applied)."""
         ann = self._new_annotator(state.n_objects)
         masks = None
-        for it in state.interactions:
-            masks = ann.interact(self._scribble(it.strokes))
+        for i, it in enumerate(state.interactions):
+            masks = ann.interact(self._scribble(it.strokes, self._shown_before(masks, state, i)))
         return ann, self._constrained(masks, state)
+
+    def _shown_before(self, masks: Masks | None, state: SessionState, i: int) -> Masks | None:
+        """The masks the page showed before interaction ``i`` of ``state`` (``masks``: the
+        method's after interaction ``i - 1``), with the mask edits of interactions < i."""
+        if masks is None:
+            return None
+        return self._constrained(masks, SessionState(state.n_objects, state.interactions[:i],
+                                                     state.objects))  # fmt: skip
 
     def _commit(self, state: SessionState, ann: Annotator, masks: Masks | None) -> None:
         """Save ``state`` and make it current; on a failed save, keep the old state."""
@@ -286,10 +312,10 @@ class WebSession:
         seconds the masks of all frames took. RequestError for a bad request."""
         with self._lock:
             checked = validate_strokes(strokes, self.n_frames, self.state.n_objects)
-            scr = self._scribble(checked)
             if self._stale:  # objects were added: a method for the new object count
                 self.annotator, self.masks = self._replay(self.state)
                 self._stale = False
+            scr = self._scribble(checked, self.masks)
             ann = self.annotator
             ann.load_scribble(scr)  # the annotator's own checks, before any change
             try:

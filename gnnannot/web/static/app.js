@@ -191,6 +191,14 @@ function zoomCentre(factor) {
   zoomAt(factor, st.clientWidth / 2, st.clientHeight / 2);
 }
 
+let redrawQueued = false;
+function redrawSoon() {
+  // pointer moves can come faster than the screen refreshes: draw once per frame
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => { redrawQueued = false; redraw(); });
+}
+
 function redraw() {
   const c = $("canvas");
   const ctx = c.getContext("2d");
@@ -446,8 +454,12 @@ function toggleHidden(id) {
 
 function strokeLabel(s) {
   const what = { scribble: "scribble", mask: "mask brush", erase: "eraser" }[s.kind];
-  return `${s.path.length === 1 ? "click" : what} r${s.radius}, ${s.path.length} pt`;
+  const dot = s.path.length === 1; // a click (Clicks tool) or a dab of a brush
+  const name = dot ? (s.kind === "scribble" ? "click" : `${what} dab`) : what;
+  return `${name} r${s.radius}, ${s.path.length} pt`;
 }
+
+const PENDING_LISTED = 12; // strokes listed per object and frame
 
 function renderPending() {
   const n = S.pending.length;
@@ -480,7 +492,15 @@ function renderPending() {
     head.addEventListener("click", () => showFrame(frame));
     list.append(head);
     summary.push(`${objMeta(oid).name} on frame ${frame} (${items.length})`);
-    for (const s of items) {
+    // the latest strokes of a group are listed (each removable); a long group (a mask
+    // fixed stroke by stroke) keeps the list, and re-rendering it, short
+    if (items.length > PENDING_LISTED) {
+      const more = document.createElement("li");
+      more.className = "more";
+      more.textContent = `… ${items.length - PENDING_LISTED} earlier stroke(s)`;
+      list.append(more);
+    }
+    for (const s of items.slice(-PENDING_LISTED)) {
       const li = document.createElement("li");
       li.className = "stroke";
       li.dataset.id = String(s.id);
@@ -706,7 +726,7 @@ function bind() {
     }
     if (ev.button !== 0 && !(ev.button === 2 && S.tool === "click")) return;
     startStroke(ev);
-    redraw();
+    redrawSoon();
   });
   c.addEventListener("pointermove", (ev) => {
     updateCursor(ev);
@@ -720,7 +740,7 @@ function bind() {
     const p = toNorm(ev);
     const last = S.drawing.path[S.drawing.path.length - 1];
     if (p[0] !== last[0] || p[1] !== last[1]) S.drawing.path.push(p);
-    redraw();
+    redrawSoon();
   });
   const finish = () => { S.pan = null; finishStroke(); };
   c.addEventListener("pointerup", finish);
