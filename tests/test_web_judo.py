@@ -39,10 +39,15 @@ PER_SUBMIT = 6  # frames fixed per later Submit (the worst first)
 FIX_RADII, FIX_MIN_AREA = (4, 1, 0), 12  # brush radii of a fix, smallest region fixed
 VIEWPORT = (1600, 1100)  # the canvas at more than 1 CSS px per frame pixel
 
-pytestmark = pytest.mark.skipif(
-    not os.path.isfile(CHROMIUM),
-    reason=f"no chromium executable at {CHROMIUM} (apt-get install chromium)",
-)
+# ~13 min on 2 loaded cores (about 2,300 mouse-drawn strokes): outside the default run,
+# `pytest -m slow tests/test_web_judo.py` runs it (README, "Tests").
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.isfile(CHROMIUM),
+        reason=f"no chromium executable at {CHROMIUM} (apt-get install chromium)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
