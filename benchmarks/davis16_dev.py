@@ -43,6 +43,7 @@ from gnnannot.ivos.scribbles import annotated_frames  # noqa: E402
 from gnnannot.ivos.stats import bootstrap_mean_ci  # noqa: E402
 from gnnannot.ivos.summary import interaction_rows  # noqa: E402
 from gnnannot.methods.baselines import PLAIN_WALKER  # noqa: E402
+from gnnannot.methods.refine import refine_params, with_refinement  # noqa: E402
 from gnnannot.methods.registry import make_method  # noqa: E402
 
 # ../shared/davis16-dev of the main checkout (or of a worktree's parent); $GNNANNOT_DAVIS16_DEV
@@ -64,16 +65,15 @@ def build_cache(root: Path, cache: Path, params: dict[str, Any], quiet: bool) ->
     """Run the flow..graphs stages on ``root`` into ``cache/data``; the graphs store."""
     from stages import features, flow, graphs, superpixels
 
-    p = {**params, "data": {**params["data"], "root": str(root.resolve())}}
-    (cache / "data").mkdir(parents=True, exist_ok=True)
-    here = Path.cwd()
-    os.chdir(cache)
-    try:
-        for stage in (flow, superpixels, features, graphs):
-            stage.run(p, quiet)
-    finally:
-        os.chdir(here)
-    return cache / "data" / "graphs.zarr"
+    data = cache / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    paths = {"root": str(root.resolve()), "flow": str(data / "flow.zarr"),
+             "superpixels": str(data / "superpixels.zarr"),
+             "features": str(data / "features.zarr"), "graphs": str(data / "graphs.zarr")}
+    for name, stage in (("flow", flow), ("superpixels", superpixels),
+                        ("features", features), ("graphs", graphs)):
+        stage.run(params, argparse.Namespace(**paths, out=paths[name], quiet=quiet))
+    return data / "graphs.zarr"
 
 
 def session_means(report: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
                     help="override a method option of params.yaml (YAML value), e.g. "
                          "random_walker.frame_threshold=0.5")
+    ap.add_argument("--refine", action="store_true",
+                    help="also run every graph method with the pixel refinement "
+                         "(benchmark.refine of params.yaml, then davis16_dev.refine) as "
+                         "METHOD@refined")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -141,6 +145,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if meth not in variants or not opt or not value:
             raise SystemExit(f"--option {item!r}: expected METHOD.KEY=VALUE for a method run")
         variants[meth][1][opt] = yaml.safe_load(value)
+    refine = refine_params({**(bench.get("refine") or {}),
+                            **((params.get("davis16_dev") or {}).get("refine") or {}),
+                            "enabled": True}, "params.yaml: davis16_dev.refine")
+    if args.refine:
+        for label in [k for k in variants if k != "oracle" and "@" not in k]:
+            variants[f"{label}@refined"] = variants[label]
+    variants = dict(sorted(variants.items(), key=lambda kv: list(variants).index(
+        kv[0].partition("@")[0])))  # each method next to its refined variant
     robot = bench.get("robot", {})
     results: dict[str, Any] = {}
     sessions: dict[str, pd.Series] = {}
@@ -148,6 +160,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         method = make_method(name, graph_store=graphs, dataset_root=args.root,
                              checkpoint=args.checkpoint if name == "gnn" else None,
                              options=opts)  # fmt: skip
+        if label.endswith("@refined"):
+            method = with_refinement(method, refine)
         t0 = time.perf_counter()
         report, summary = run_benchmark(
             args.root, seqs, method, max_interactions=args.interactions,
@@ -162,7 +176,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sessions[label] = per_int.mean(axis=1)
         results[label] = {
             "method": name, "options": opts,
+            "refine": label.endswith("@refined"),
             "J_per_interaction": [r["J"] for r in interaction_rows(report)],
+            "F_per_interaction": [r["F"] for r in interaction_rows(report)],
             "mean_J": float(per_int.mean(axis=1).mean()),
             "J_auc": float(summary["auc"]),
             "J_at_threshold": float(summary["metric_at_threshold"]["J"]),
@@ -195,11 +211,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def print_table(out: dict[str, Any]) -> None:
     """The headline table: J after the 1st and last interaction, mean J, J AUC."""
     print(f"\n{'method':24s} {'J@1':>6s} {'J@last':>7s} {'mean J':>7s} {'J AUC':>6s} "
-          f"{'J@1 >20 fr away':>16s}")
+          f"{'F@last':>7s} {'J@1 >20 fr away':>16s}")
     for label, r in out["methods"].items():
         far = [v for k, v in r["J_first_by_distance"].items() if k in ("21-40", ">40")]
         print(f"{label:24s} {r['J_per_interaction'][0]:6.3f} {r['J_per_interaction'][-1]:7.3f} "
-              f"{r['mean_J']:7.3f} {r['J_auc']:6.3f} "
+              f"{r['mean_J']:7.3f} {r['J_auc']:6.3f} {r['F_per_interaction'][-1]:7.3f} "
               f"{(np.mean(far) if far else float('nan')):16.3f}")
     for key, v in out["comparison"].items():
         if isinstance(v, dict):
