@@ -7,7 +7,7 @@ cached graphs as ``benchmarks/davis16_dev.py``. For each variant minus the refer
 interaction, mean J over interactions, J AUC, and F after the last interaction are
 reported with their 95% bootstrap intervals (:func:`gnnannot.ivos.stats.bootstrap_mean_ci`).
 Writes ``--out`` (JSON) and prints a table; ``--reports DIR`` keeps every variant's
-per-frame report (parquet) for diagnosis.
+per-frame report (pickled DataFrame) for diagnosis.
 
     python benchmarks/davis16_ablation.py --graphs data/davis16_dev/data/graphs.zarr \\
         --variant ref=random_walker --variant b6=random_walker:beta=6 \\
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sequences", nargs="+", default=None)
     ap.add_argument("--interactions", type=int, default=8)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--reports", type=Path, default=None, help="folder for parquet reports")
+    ap.add_argument("--reports", type=Path, default=None, help="folder for the reports (pickle)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )  # fmt: skip
         if args.reports:
             args.reports.mkdir(parents=True, exist_ok=True)
-            report.to_parquet(args.reports / f"{label}.parquet")
+            report.to_pickle(args.reports / f"{label}.pkl.gz")
         tab = per_session(report, report.attrs["samples"], args.interactions, bench)
         tables[label] = tab
         per_int = report.groupby(["interaction", "sequence", "scribble_idx", "object_id"])[
