@@ -280,7 +280,12 @@ class RandomWalker(GraphMethod):
     With ``mask_weight > 0`` every interaction solves twice: the first solve's labels of
     the unscribbled nodes on the scribbled frames (the frames' segmentation) become a
     prior of that weight, and pseudo-scribbles of the appearance model, for the second
-    solve, so the whole segmented object of those frames is propagated."""
+    solve, so the whole segmented object of those frames is propagated.
+
+    ``relay`` (off by default): the labels of the scribbled frames are carried to the
+    other frames one frame at a time (:func:`gnnannot.methods.relay.relay_labels`, with
+    the global solve as a prior of weight ``relay_prior``), so they do not fade with
+    the distance from the scribbles."""
 
     name = "random_walker"
 
@@ -296,6 +301,8 @@ class RandomWalker(GraphMethod):
         appearance_weight: float = 0.0,
         background_weight: float = 0.0,
         mask_weight: float = 0.0,
+        relay: bool = False,
+        relay_prior: float = 0.01,
         eps: float = 1e-6,
         tol: float = 1e-3,
         mixed_seeds: str = "soft",
@@ -303,6 +310,8 @@ class RandomWalker(GraphMethod):
     ) -> None:
         super().__init__(graph_loader, mixed_seeds, paint_scribbles)
         self.mask_weight = mask_weight
+        self.relay = relay
+        self.relay_prior = relay_prior
         self.appearance_weight = appearance_weight
         self.background_weight = background_weight
         self.beta = beta
@@ -329,6 +338,12 @@ class RandomWalker(GraphMethod):
         if self.mask_weight > 0:
             second = self._solve(*self._frame_mask(labels))
             labels = labels if second is None else second
+        if self.relay and self.seeds.annotated:
+            from gnnannot.methods.relay import relay_labels  # relay uses this module
+
+            labels = relay_labels(self._lap, self.graph.frame_offsets, labels,
+                                  self.n_objects + 1, self.seeds.annotated, self.seeds.seed,
+                                  self.relay_prior)
         self._labels = labels
         return labels
 
