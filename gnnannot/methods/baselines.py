@@ -285,7 +285,9 @@ class RandomWalker(GraphMethod):
     ``relay`` (off by default): the labels of the scribbled frames are carried to the
     other frames one frame at a time (:func:`gnnannot.methods.relay.relay_labels`, with
     the global solve as a prior of weight ``relay_prior``), so they do not fade with
-    the distance from the scribbles."""
+    the distance from the scribbles. ``relay_max_frames`` > 0: both (relay and
+    ``mask_weight``) only while at most that many frames carry scribbles (measured on
+    real footage: they lift J after the first scribble but cost later interactions)."""
 
     name = "random_walker"
 
@@ -303,6 +305,7 @@ class RandomWalker(GraphMethod):
         mask_weight: float = 0.0,
         relay: bool = False,
         relay_prior: float = 0.01,
+        relay_max_frames: int = 0,
         eps: float = 1e-6,
         tol: float = 1e-3,
         mixed_seeds: str = "soft",
@@ -312,6 +315,7 @@ class RandomWalker(GraphMethod):
         self.mask_weight = mask_weight
         self.relay = relay
         self.relay_prior = relay_prior
+        self.relay_max_frames = relay_max_frames
         self.appearance_weight = appearance_weight
         self.background_weight = background_weight
         self.beta = beta
@@ -335,10 +339,12 @@ class RandomWalker(GraphMethod):
         labels = self._solve(self.seeds.hits, None)
         if labels is None:
             return np.zeros(self.graph.n_nodes, dtype=np.int64)
-        if self.mask_weight > 0:
+        early = (self.relay_max_frames <= 0
+                 or len(self.seeds.annotated) <= self.relay_max_frames)
+        if self.mask_weight > 0 and early:
             second = self._solve(*self._frame_mask(labels))
             labels = labels if second is None else second
-        if self.relay and self.seeds.annotated:
+        if self.relay and self.seeds.annotated and early:
             from gnnannot.methods.relay import relay_labels  # relay uses this module
 
             labels = relay_labels(self._lap, self.graph.frame_offsets, labels,
