@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     ap.add_argument("--graphs", type=Path, required=True, help="graphs store of the cache")
     ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
-    ap.add_argument("--variant", action="append", required=True,
+    ap.add_argument("--against", action="append", default=[], metavar="FILE.json:LABEL",
+                    help="a variant of an earlier output (not rerun); the first given is "
+                         "the reference")
+    ap.add_argument("--variant", action="append", default=[],
                     metavar="LABEL=METHOD[:KEY=VALUE,...]")
     ap.add_argument("--sequences", nargs="+", default=None)
     ap.add_argument("--interactions", type=int, default=8)
@@ -100,6 +103,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"dataset": str(args.root), "graphs": str(args.graphs),
                            "sequences": list(seqs), "interactions": args.interactions,
                            "variants": {}, "paired": {}}
+    for item in args.against:
+        path, _, label = item.rpartition(":")
+        earlier = yaml.safe_load(Path(path).read_text())["variants"][label]
+        out["variants"][label] = earlier
+        tables[label] = pd.DataFrame(earlier["per_session"]).T
     for text in args.variant:
         label, name, opts, ref = parse_variant(text)
         base = {**((bench.get("options") or {}).get(name) or {}),
@@ -139,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"AUC {v['J_auc']:.3f} J@last {v['J_per_interaction'][-1]:.3f} "
                   f"F@last {v['F_per_interaction'][-1]:.3f} ({v['seconds']:.0f} s)",
                   flush=True)
+    if not tables:
+        raise SystemExit("no variant: give --variant (and/or --against)")
     ref_label = next(iter(tables))
     for label, tab in tables.items():
         if label == ref_label:
