@@ -76,10 +76,11 @@ def build_cache(root: Path, cache: Path, params: dict[str, Any], quiet: bool) ->
     return data / "graphs.zarr"
 
 
-def session_means(report: pd.DataFrame) -> pd.DataFrame:
-    """(session x interaction) J: mean over frames per object, then over objects."""
+def session_means(report: pd.DataFrame, column: str = "jaccard") -> pd.DataFrame:
+    """(session x interaction) J (or ``column``): mean over frames per object, then over
+    objects."""
     per_obj = report.groupby(["sequence", "scribble_idx", "interaction", "object_id"])[
-        "jaccard"].mean()  # fmt: skip
+        column].mean()  # fmt: skip
     return per_obj.groupby(level=["sequence", "scribble_idx", "interaction"]).mean().unstack()
 
 
@@ -149,13 +150,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             **((params.get("davis16_dev") or {}).get("refine") or {}),
                             "enabled": True}, "params.yaml: davis16_dev.refine")
     if args.refine:
-        for label in [k for k in variants if k != "oracle" and "@" not in k]:
+        for label in [k for k in variants if "@" not in k]:
             variants[f"{label}@refined"] = variants[label]
     variants = dict(sorted(variants.items(), key=lambda kv: list(variants).index(
         kv[0].partition("@")[0])))  # each method next to its refined variant
     robot = bench.get("robot", {})
     results: dict[str, Any] = {}
     sessions: dict[str, pd.Series] = {}
+    last: dict[str, tuple[pd.Series, pd.Series]] = {}  # per session J, F at the last one
     for label, (name, opts) in variants.items():
         method = make_method(name, graph_store=graphs, dataset_root=args.root,
                              checkpoint=args.checkpoint if name == "gnn" else None,
@@ -174,6 +176,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )  # fmt: skip
         per_int = session_means(report)
         sessions[label] = per_int.mean(axis=1)
+        last[label] = (per_int.iloc[:, -1], session_means(report, "contour").iloc[:, -1])
         results[label] = {
             "method": name, "options": opts,
             "refine": label.endswith("@refined"),
@@ -200,6 +203,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             lo, hi = bootstrap_mean_ci(diff)
             comparison[f"{other}_minus_{best}_mean_J"] = {
                 "mean": float(diff.mean()), "ci95": [lo, hi], "n_sessions": int(diff.size)}
+    for label in [k for k in results if k.endswith("@refined")]:
+        raw = label.removesuffix("@refined")
+        if raw not in results:
+            continue
+        entry = {}
+        for key, a, b in (("mean_J", sessions[label], sessions[raw]),
+                          ("J_last", last[label][0], last[raw][0]),
+                          ("F_last", last[label][1], last[raw][1])):
+            diff = (a - b).to_numpy()
+            lo, hi = bootstrap_mean_ci(diff)
+            entry[key] = {"mean": float(diff.mean()), "ci95": [lo, hi]}
+        comparison[f"{label}_minus_{raw}"] = entry
     out = {"dataset": str(args.root), "sequences": list(seqs),
            "interactions": args.interactions, "methods": results, "comparison": comparison}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -218,7 +233,11 @@ def print_table(out: dict[str, Any]) -> None:
               f"{r['mean_J']:7.3f} {r['J_auc']:6.3f} {r['F_per_interaction'][-1]:7.3f} "
               f"{(np.mean(far) if far else float('nan')):16.3f}")
     for key, v in out["comparison"].items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and "mean" not in v:
+            print(f"{key}: " + "; ".join(
+                f"{k} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                for k, d in v.items()))
+        elif isinstance(v, dict):
             print(f"{key}: {v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}] "
                   f"over {v['n_sessions']} sessions")
 
