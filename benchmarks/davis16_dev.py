@@ -7,7 +7,10 @@ interactions) on the same cached graphs. Prints a table and writes
 ``metrics/davis16_dev.json``: per method the J after each interaction, the mean J over
 interactions, the J AUC and J@60s (official shape), J after the first scribble by
 distance (frames) from the scribbled frame, and the paired GNN-minus-best-baseline
-difference of the per-session mean J with its 95% bootstrap interval.
+difference of the per-session mean J with its 95% bootstrap interval. With ``--refine``
+every method also runs with the pixel refinement (``METHOD@refined``; ``benchmark.refine``
+of params.yaml, overridden by ``davis16_dev.refine``), with the refined-minus-raw paired
+differences of mean J and of J and F after the last interaction.
 
 Method options: ``benchmark.options`` of params.yaml, overridden by its
 ``davis16_dev.options`` (the real-footage settings) and then by ``--option``.
@@ -17,6 +20,7 @@ built into ``--cache`` (default ``data/davis16_dev``) on first use, incremental 
 ``--graphs`` uses an existing graphs store instead.
 
     python benchmarks/davis16_dev.py                       # all 10 sequences
+    python benchmarks/davis16_dev.py --refine --graphs data/davis16_dev/data/graphs.zarr
     python benchmarks/davis16_dev.py --sequences blackswan dog --interactions 3
 """
 
