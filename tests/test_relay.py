@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnnannot.interaction.seeds import SeedState
-from gnnannot.methods.baselines import RandomWalker, seeded_walker_probs
+from gnnannot.methods.baselines import RandomWalker, random_walker_probs, seeded_walker_probs
 from gnnannot.methods.relay import relay_labels
 from gnnannot.preprocess.graph import EDGE_FEATURE_NAMES
 from gnnannot.types import VideoGraph
@@ -54,11 +54,11 @@ def test_relay_follows_the_motion_from_the_anchor() -> None:
     glob[off[anchor]:off[anchor + 1]] = truth[off[anchor]:off[anchor + 1]]
     seed = np.full_like(truth, -1)
     seed[off[anchor] + 9] = 1
-    out = relay_labels(lap, off, glob, 2, {anchor}, seed, prior_weight=1e-4)
+    out = relay_labels(lap, off, glob, 2, {anchor}, seed, random_walker_probs, prior_weight=1e-4)
     np.testing.assert_array_equal(out, truth)
     assert (glob != truth).sum() > 10
     # a strong prior gives the global labels back off the anchor
-    far = relay_labels(lap, off, glob, 2, {anchor}, seed, prior_weight=1e3)
+    far = relay_labels(lap, off, glob, 2, {anchor}, seed, random_walker_probs, prior_weight=1e3)
     np.testing.assert_array_equal(far, glob)
 
 
@@ -71,7 +71,8 @@ def test_relay_takes_the_nearer_anchor() -> None:
     glob[off[2]:off[3]] = np.r_[np.ones(5), np.zeros(5)]
     glob[off[6]:off[7]] = np.r_[np.zeros(5), 2 * np.ones(5)]
     seed = np.full_like(glob, -1)
-    out = relay_labels(lap, off, glob, 3, [6, 2], seed, prior_weight=1e-4).reshape(frames, per)
+    out = relay_labels(lap, off, glob, 3, [6, 2], seed, random_walker_probs,
+                       prior_weight=1e-4).reshape(frames, per)
     for t in range(frames):
         nearer = 2 if abs(t - 2) <= abs(t - 6) else 6
         np.testing.assert_array_equal(out[t], glob.reshape(frames, per)[nearer])

@@ -24,6 +24,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.methods.base import GraphLoader, GraphMethod
+from gnnannot.methods.relay import relay_labels
 from gnnannot.model.label_model import fit_object_models, predict_object_probs
 from gnnannot.preprocess.graph import oracle_labels
 from gnnannot.types import SPATIAL
@@ -345,11 +346,9 @@ class RandomWalker(GraphMethod):
             second = self._solve(*self._frame_mask(labels))
             labels = labels if second is None else second
         if self.relay and self.seeds.annotated and early:
-            from gnnannot.methods.relay import relay_labels  # relay uses this module
-
             labels = relay_labels(self._lap, self.graph.frame_offsets, labels,
                                   self.n_objects + 1, self.seeds.annotated, self.seeds.seed,
-                                  self.relay_prior)
+                                  random_walker_probs, self.relay_prior)
         self._labels = labels
         return labels
 

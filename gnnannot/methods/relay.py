@@ -18,10 +18,10 @@ anchors takes the relay from the nearer one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
-
-from gnnannot.methods.baselines import random_walker_probs
 
 __all__ = ["relay_labels"]
 
@@ -41,6 +41,7 @@ def relay_labels(
     n_labels: int,
     anchors: list[int] | set[int],
     seed: np.ndarray,
+    solver: Callable[..., np.ndarray],
     prior_weight: float = 0.01,
     tol: float = 1e-3,
 ) -> np.ndarray:
@@ -50,7 +51,8 @@ def relay_labels(
     lap: ``(N, N)`` Laplacian of the video graph; frame_offsets: ``(T + 1,)`` node
     ranges of the frames; labels: the global solve's labels (kept on the anchors, a
     prior of weight ``prior_weight`` elsewhere); n_labels: K + 1; seed: ``(N,)`` hard
-    scribble seeds (-1 none), kept wherever they are."""
+    scribble seeds (-1 none), kept wherever they are; solver: the random walker with
+    priors (:func:`gnnannot.methods.baselines.random_walker_probs`)."""
     off = np.asarray(frame_offsets, np.int64)
     n_frames = off.size - 1
     out = np.asarray(labels, np.int64).copy()
@@ -77,7 +79,7 @@ def relay_labels(
         pr[np.arange(n_prev, idx.size), glob[b]] = 1.0  # the global solve's labels
         lam = np.zeros(idx.size)
         lam[n_prev:] = prior_weight
-        q = random_walker_probs(sub, s, n_labels, tol=tol, prior=pr, prior_weight=lam)
+        q = solver(sub, s, n_labels, tol=tol, prior=pr, prior_weight=lam)
         out[b] = q[n_prev:].argmax(axis=1)
 
     for k, a0 in enumerate(anchors):
