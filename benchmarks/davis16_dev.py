@@ -7,7 +7,10 @@ interactions) on the same cached graphs. Prints a table and writes
 ``metrics/davis16_dev.json``: per method the J after each interaction, the mean J over
 interactions, the J AUC and J@60s (official shape), J after the first scribble by
 distance (frames) from the scribbled frame, and the paired GNN-minus-best-baseline
-difference of the per-session mean J with its 95% bootstrap interval.
+difference of the per-session mean J with its 95% bootstrap interval. With ``--refine``
+every method also runs with the pixel refinement (``METHOD@refined``; ``benchmark.refine``
+of params.yaml, overridden by ``davis16_dev.refine``), with the refined-minus-raw paired
+differences of mean J and of J and F after the last interaction.
 
 Method options: ``benchmark.options`` of params.yaml, overridden by its
 ``davis16_dev.options`` (the real-footage settings) and then by ``--option``.
@@ -17,6 +20,7 @@ built into ``--cache`` (default ``data/davis16_dev``) on first use, incremental 
 ``--graphs`` uses an existing graphs store instead.
 
     python benchmarks/davis16_dev.py                       # all 10 sequences
+    python benchmarks/davis16_dev.py --refine --graphs data/davis16_dev/data/graphs.zarr
     python benchmarks/davis16_dev.py --sequences blackswan dog --interactions 3
 """
 
@@ -43,6 +47,7 @@ from gnnannot.ivos.scribbles import annotated_frames  # noqa: E402
 from gnnannot.ivos.stats import bootstrap_mean_ci  # noqa: E402
 from gnnannot.ivos.summary import interaction_rows  # noqa: E402
 from gnnannot.methods.baselines import PLAIN_WALKER  # noqa: E402
+from gnnannot.methods.refine import refine_params, with_refinement  # noqa: E402
 from gnnannot.methods.registry import make_method  # noqa: E402
 
 # ../shared/davis16-dev of the main checkout (or of a worktree's parent); $GNNANNOT_DAVIS16_DEV
@@ -64,22 +69,22 @@ def build_cache(root: Path, cache: Path, params: dict[str, Any], quiet: bool) ->
     """Run the flow..graphs stages on ``root`` into ``cache/data``; the graphs store."""
     from stages import features, flow, graphs, superpixels
 
-    p = {**params, "data": {**params["data"], "root": str(root.resolve())}}
-    (cache / "data").mkdir(parents=True, exist_ok=True)
-    here = Path.cwd()
-    os.chdir(cache)
-    try:
-        for stage in (flow, superpixels, features, graphs):
-            stage.run(p, quiet)
-    finally:
-        os.chdir(here)
-    return cache / "data" / "graphs.zarr"
+    data = cache / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    paths = {"root": str(root.resolve()), "flow": str(data / "flow.zarr"),
+             "superpixels": str(data / "superpixels.zarr"),
+             "features": str(data / "features.zarr"), "graphs": str(data / "graphs.zarr")}
+    for name, stage in (("flow", flow), ("superpixels", superpixels),
+                        ("features", features), ("graphs", graphs)):
+        stage.run(params, argparse.Namespace(**paths, out=paths[name], quiet=quiet))
+    return data / "graphs.zarr"
 
 
-def session_means(report: pd.DataFrame) -> pd.DataFrame:
-    """(session x interaction) J: mean over frames per object, then over objects."""
+def session_means(report: pd.DataFrame, column: str = "jaccard") -> pd.DataFrame:
+    """(session x interaction) J (or ``column``): mean over frames per object, then over
+    objects."""
     per_obj = report.groupby(["sequence", "scribble_idx", "interaction", "object_id"])[
-        "jaccard"].mean()  # fmt: skip
+        column].mean()  # fmt: skip
     return per_obj.groupby(level=["sequence", "scribble_idx", "interaction"]).mean().unstack()
 
 
@@ -119,6 +124,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
                     help="override a method option of params.yaml (YAML value), e.g. "
                          "random_walker.frame_threshold=0.5")
+    ap.add_argument("--refine", action="store_true",
+                    help="also run every graph method with the pixel refinement "
+                         "(benchmark.refine of params.yaml, then davis16_dev.refine) as "
+                         "METHOD@refined")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -141,13 +150,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if meth not in variants or not opt or not value:
             raise SystemExit(f"--option {item!r}: expected METHOD.KEY=VALUE for a method run")
         variants[meth][1][opt] = yaml.safe_load(value)
+    refine = refine_params({**(bench.get("refine") or {}),
+                            **((params.get("davis16_dev") or {}).get("refine") or {}),
+                            "enabled": True}, "params.yaml: davis16_dev.refine")
+    if args.refine:
+        for label in [k for k in variants if "@" not in k]:
+            variants[f"{label}@refined"] = variants[label]
+    variants = dict(sorted(variants.items(), key=lambda kv: list(variants).index(
+        kv[0].partition("@")[0])))  # each method next to its refined variant
     robot = bench.get("robot", {})
     results: dict[str, Any] = {}
     sessions: dict[str, pd.Series] = {}
+    last: dict[str, tuple[pd.Series, pd.Series]] = {}  # per session J, F at the last one
     for label, (name, opts) in variants.items():
         method = make_method(name, graph_store=graphs, dataset_root=args.root,
                              checkpoint=args.checkpoint if name == "gnn" else None,
                              options=opts)  # fmt: skip
+        if label.endswith("@refined"):
+            method = with_refinement(method, refine)
         t0 = time.perf_counter()
         report, summary = run_benchmark(
             args.root, seqs, method, max_interactions=args.interactions,
@@ -160,9 +180,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )  # fmt: skip
         per_int = session_means(report)
         sessions[label] = per_int.mean(axis=1)
+        last[label] = (per_int.iloc[:, -1], session_means(report, "contour").iloc[:, -1])
         results[label] = {
             "method": name, "options": opts,
+            "refine": label.endswith("@refined"),
             "J_per_interaction": [r["J"] for r in interaction_rows(report)],
+            "F_per_interaction": [r["F"] for r in interaction_rows(report)],
             "mean_J": float(per_int.mean(axis=1).mean()),
             "J_auc": float(summary["auc"]),
             "J_at_threshold": float(summary["metric_at_threshold"]["J"]),
@@ -184,6 +207,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             lo, hi = bootstrap_mean_ci(diff)
             comparison[f"{other}_minus_{best}_mean_J"] = {
                 "mean": float(diff.mean()), "ci95": [lo, hi], "n_sessions": int(diff.size)}
+    for label in [k for k in results if k.endswith("@refined")]:
+        raw = label.removesuffix("@refined")
+        if raw not in results:
+            continue
+        entry = {}
+        for key, a, b in (("mean_J", sessions[label], sessions[raw]),
+                          ("J_last", last[label][0], last[raw][0]),
+                          ("F_last", last[label][1], last[raw][1])):
+            diff = (a - b).to_numpy()
+            lo, hi = bootstrap_mean_ci(diff)
+            entry[key] = {"mean": float(diff.mean()), "ci95": [lo, hi]}
+        comparison[f"{label}_minus_{raw}"] = entry
     out = {"dataset": str(args.root), "sequences": list(seqs),
            "interactions": args.interactions, "methods": results, "comparison": comparison}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -195,14 +230,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def print_table(out: dict[str, Any]) -> None:
     """The headline table: J after the 1st and last interaction, mean J, J AUC."""
     print(f"\n{'method':24s} {'J@1':>6s} {'J@last':>7s} {'mean J':>7s} {'J AUC':>6s} "
-          f"{'J@1 >20 fr away':>16s}")
+          f"{'F@last':>7s} {'J@1 >20 fr away':>16s}")
     for label, r in out["methods"].items():
         far = [v for k, v in r["J_first_by_distance"].items() if k in ("21-40", ">40")]
         print(f"{label:24s} {r['J_per_interaction'][0]:6.3f} {r['J_per_interaction'][-1]:7.3f} "
-              f"{r['mean_J']:7.3f} {r['J_auc']:6.3f} "
+              f"{r['mean_J']:7.3f} {r['J_auc']:6.3f} {r['F_per_interaction'][-1]:7.3f} "
               f"{(np.mean(far) if far else float('nan')):16.3f}")
     for key, v in out["comparison"].items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and "mean" not in v:
+            print(f"{key}: " + "; ".join(
+                f"{k} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                for k, d in v.items()))
+        elif isinstance(v, dict):
             print(f"{key}: {v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}] "
                   f"over {v['n_sessions']} sessions")
 

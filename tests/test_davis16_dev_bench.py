@@ -37,3 +37,22 @@ def test_bootstrap_interval_brackets_the_mean_and_collapses_for_constants() -> N
     # normal approximation of the mean's 95% interval: within 30% of its half-width
     half = 1.96 * x.std(ddof=1) / np.sqrt(x.size)
     assert abs((hi - lo) / 2 - half) < 0.3 * half
+
+
+def test_ablation_variant_parsing() -> None:
+    """``LABEL=METHOD:KEY=VALUE,...`` of benchmarks/davis16_ablation.py: YAML values, the
+    refinement switch taken out of the options, bad items rejected."""
+    import sys
+
+    import pytest
+
+    sys.path.insert(0, str(_PATH.parents[1]))
+    from benchmarks.davis16_ablation import parse_variant
+    from gnnannot.errors import ConfigError
+
+    assert parse_variant("ref=random_walker") == ("ref", "random_walker", {}, False)
+    assert parse_variant("r=random_walker:relay=true,relay_prior=0.1,refine=true") == (
+        "r", "random_walker", {"relay": True, "relay_prior": 0.1}, True)
+    for bad in ("random_walker", "x=random_walker:beta"):
+        with pytest.raises(ConfigError):
+            parse_variant(bad)

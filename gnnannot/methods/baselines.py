@@ -27,6 +27,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.methods.base import GraphLoader, GraphMethod
+from gnnannot.methods.relay import relay_labels
 from gnnannot.model.label_model import fit_object_models, predict_object_probs
 from gnnannot.preprocess.graph import oracle_labels
 from gnnannot.types import SPATIAL
@@ -264,6 +265,7 @@ def seeded_walker_probs(
     background_weight: float = 0.0,
     maxiter: int = 2000,
     report: SolveReport | None = None,
+    node_prior: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
     """Random-walker probabilities ``(N, n_labels)`` for a session's ``seeds``: hard seeds,
     the previous labels ``prev_labels (N,)`` as a prior of weight ``prior_weight``, the
@@ -274,6 +276,8 @@ def seeded_walker_probs(
     ``background_weight`` towards label 0 on every node (a walk is absorbed by the
     background at that rate, so a label fades with its graph distance from its seeds even
     when no background stroke exists yet) (:func:`random_walker_probs` with priors).
+    ``node_prior`` ``(labels (N,) int, weight (N,))``: one more prior, towards ``labels``
+    with a per-node weight (the annotated-frame mask of :class:`RandomWalker`).
     ``None`` when there is
     neither a seed nor a prior. The random walker and the GNN's random-walker input both
     use it, so the GNN's prior is the baseline it is measured against. ``maxiter`` and
@@ -290,6 +294,10 @@ def seeded_walker_probs(
     if prev_labels is not None and prior_weight > 0:
         prior[np.arange(n), prev_labels] = prior_weight
         weight += prior_weight
+    if node_prior is not None:
+        lab, w = np.asarray(node_prior[0], np.int64), np.asarray(node_prior[1], np.float64)
+        prior[np.arange(n), lab] += w
+        weight += w
     soft = seeds.soft_nodes
     if soft.size and soft_seed_weight > 0:
         hits = seeds.hits[soft]
@@ -347,7 +355,21 @@ class RandomWalker(GraphMethod):
     but cost J on a short synthetic clip, 0.976 -> 0.658); ``prior_weight``: the previous
     interaction's labels as a prior of this weight (Grady's priors; 0 = none), which keeps
     what earlier scribbles established; soft seeds of the :class:`SeedState` (nodes with
-    strokes of several labels) enter the prior with ``soft_seed_weight``."""
+    strokes of several labels) enter the prior with ``soft_seed_weight``.
+
+    ``mask_weight`` (0 = off): the annotated-frame mask. A scribble covers a part of the
+    object, so on real footage only the scribbled colours travel to the other frames.
+    With ``mask_weight > 0`` every interaction solves twice: the first solve's labels of
+    the unscribbled nodes on the scribbled frames (the frames' segmentation) become a
+    prior of that weight, and pseudo-scribbles of the appearance model, for the second
+    solve, so the whole segmented object of those frames is propagated.
+
+    ``relay`` (off by default): the labels of the scribbled frames are carried to the
+    other frames one frame at a time (:func:`gnnannot.methods.relay.relay_labels`, with
+    the global solve as a prior of weight ``relay_prior``), so they do not fade with
+    the distance from the scribbles. ``relay_max_frames`` > 0: both (relay and
+    ``mask_weight``) only while at most that many frames carry scribbles (measured on
+    real footage: they lift J after the first scribble but cost later interactions)."""
 
     name = "random_walker"
     session_state = ("_probs", "_labels", "last_solve")
@@ -363,6 +385,10 @@ class RandomWalker(GraphMethod):
         soft_seed_weight: float = 1.0,
         appearance_weight: float = 0.0,
         background_weight: float = 0.0,
+        mask_weight: float = 0.0,
+        relay: bool = False,
+        relay_prior: float = 0.01,
+        relay_max_frames: int = 0,
         eps: float = 1e-6,
         tol: float = 1e-3,
         maxiter: int = 2000,
@@ -371,6 +397,10 @@ class RandomWalker(GraphMethod):
     ) -> None:
         super().__init__(graph_loader, mixed_seeds, paint_scribbles)
         self.maxiter = maxiter
+        self.mask_weight = mask_weight
+        self.relay = relay
+        self.relay_prior = relay_prior
+        self.relay_max_frames = relay_max_frames
         self.appearance_weight = appearance_weight
         self.background_weight = background_weight
         self.beta = beta
@@ -392,22 +422,48 @@ class RandomWalker(GraphMethod):
                             if self.appearance_weight > 0 else None)
 
     def predict_nodes(self) -> np.ndarray:
-        app = None if self._appearance is None else self._appearance(self.seeds.hits)
         self.last_solve = SolveReport()
+        labels = self._solve(self.seeds.hits, None)
+        if labels is None:
+            return np.zeros(self.graph.n_nodes, dtype=np.int64)
+        early = (self.relay_max_frames <= 0
+                 or len(self.seeds.annotated) <= self.relay_max_frames)
+        if self.mask_weight > 0 and early:
+            second = self._solve(*self._frame_mask(labels))
+            labels = labels if second is None else second
+        if self.relay and self.seeds.annotated and early:
+            labels = relay_labels(self._lap, self.graph.frame_offsets, labels,
+                                  self.n_objects + 1, self.seeds.annotated, self.seeds.seed,
+                                  random_walker_probs, self.relay_prior)
+        self._labels = labels
+        return labels
+
+    def _solve(self, hits: np.ndarray, node_prior: tuple[np.ndarray, np.ndarray] | None
+               ) -> np.ndarray | None:
+        """One walker solve (appearance model fitted on ``hits``); the node labels."""
+        app = None if self._appearance is None else self._appearance(hits)
         probs = seeded_walker_probs(
             self._lap, self.seeds, self.n_objects + 1, self._labels, self.prior_weight,
             self.soft_seed_weight, eps=self.eps, tol=self.tol, x0=self._probs,
             appearance=app, appearance_weight=self.appearance_weight,
             background_weight=self.background_weight, maxiter=self.maxiter,
-            report=self.last_solve,
+            report=self.last_solve, node_prior=node_prior,
         )
         if probs is None:
-            return np.zeros(self.graph.n_nodes, dtype=np.int64)
+            return None
         self._probs = probs
-        self._labels = frame_normalised_labels(
+        return frame_normalised_labels(
             self._probs, self._node_frame, self.graph.n_frames, self.frame_threshold
         )
-        return self._labels
+
+    def _frame_mask(self, labels: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Hits with the unscribbled nodes of the scribbled frames as pseudo-scribbles of
+        their ``labels``, and those labels as a node prior of weight ``mask_weight``."""
+        on = np.isin(self._node_frame, sorted(self.seeds.annotated))
+        free = on & (self.seeds.hits.sum(axis=1) == 0)
+        hits = self.seeds.hits.copy()
+        hits[np.flatnonzero(free), labels[free]] = 1.0
+        return hits, (labels, np.where(free, self.mask_weight, 0.0))
 
 
 class SuperpixelOracle(GraphMethod):
