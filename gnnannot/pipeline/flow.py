@@ -11,13 +11,14 @@ from typing import Any
 
 from gnnannot.data import davis
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.pipeline.chunks import frame_chunks, run_chunked
 from gnnannot.pipeline.executor import Executor
 from gnnannot.pipeline.runner import ExecutorConfig, VideoTask, run_videos
-from gnnannot.preprocess.flow.registry import FlowEstimator, make_estimator
+from gnnannot.preprocess.flow.registry import FlowEstimator, OpenCVEstimator, make_estimator
 from gnnannot.store import flow as flow_store
 from gnnannot.store.base import files_digest
 
-__all__ = ["FlowConfig", "build_flow_store", "flow_job"]
+__all__ = ["FlowConfig", "build_flow_store", "flow_chunk", "flow_chunked_job", "flow_job"]
 
 DTYPES = flow_store.DTYPES
 
@@ -64,6 +65,41 @@ def flow_job(
     return seq
 
 
+def flow_chunk(
+    root: str, seq: str, estimator: FlowEstimator, key: dict[str, Any], start: int, stop: int
+) -> list[tuple[Any, ...]]:
+    """The flow pairs ``start..stop-1`` (pair t: frames t and t+1) of one video as
+    ``(forward, backward, occ_forward, occ_backward)``: a chunk job of
+    :func:`flow_chunked_job` (every pair uses only its two frames)."""
+    paths = davis.frame_paths(root, seq)
+    frames = (davis.read_image(paths[t]) for t in range(start, stop + 1))
+    pairs = estimator.pairs(seq, frames, stop + 1 - start, key["height"], key["width"])
+    return [(p.forward, p.backward, p.occ_forward, p.occ_backward) for p in pairs]
+
+
+def flow_chunked_job(
+    root: str, seq: str, store: str, estimator: FlowEstimator, key: dict[str, Any], *,
+    executor: Executor, quiet: bool = True,
+) -> str:  # fmt: skip
+    """:func:`flow_job` with the pairs in chunks on ``executor`` (the same bytes); an
+    estimator that reads flow from files (``h5``) runs unchunked."""
+    if not isinstance(estimator, OpenCVEstimator):
+        return flow_job(root, seq, store, estimator, key)
+    with flow_store.FlowWriter(
+        store, seq, key["n_frames"], key["height"], key["width"], key["method"],
+        key["params"], dtype=key["params"]["dtype"], frames_digest=key["frames_digest"],
+    ) as writer:  # fmt: skip
+
+        def consume(chunk: list[tuple[Any, ...]]) -> None:
+            for pair in chunk:
+                writer.write(*pair)
+
+        run_chunked(executor, flow_chunk, (root, seq, estimator, key),
+                    frame_chunks(key["n_frames"] - 1, executor.workers), consume,
+                    description="flow", label=seq, quiet=quiet)  # fmt: skip
+    return seq
+
+
 def build_flow_store(
     root: str,
     store: str,
@@ -73,13 +109,16 @@ def build_flow_store(
     prune: bool = True,
     executor: Executor | None = None,
     quiet: bool = False,
+    chunks: bool = True,
     **options: Any,
 ) -> dict[str, list[str]]:
     """Fill ``store`` with the flow of every video of the DAVIS-layout dataset at ``root``.
 
     config: the stage's :class:`FlowConfig` (or its fields as keyword ``options``);
     executor: where the videos run (default: serially in this process; the stage passes
-    its config's). With ``prune`` groups of
+    its config's); chunks: split a video into chunks of frame pairs over the executor's
+    workers when there are fewer videos than workers (the same bytes; False: one job per
+    video). With ``prune`` groups of
     videos not in the dataset are deleted. Returns ``{"computed", "kept", "removed"}``.
     """
     cfg = replace(config or FlowConfig(), **options)
@@ -104,5 +143,5 @@ def build_flow_store(
     return run_videos(
         store, name="flow", kind=None, sequences=seqs, plan=plan, job=flow_job,
         up_to_date=up_to_date, keep=all_seqs if prune else None,
-        executor=executor, quiet=quiet,
+        executor=executor, quiet=quiet, chunked=flow_chunked_job if chunks else None,
     )  # fmt: skip

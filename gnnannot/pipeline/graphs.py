@@ -14,11 +14,19 @@ from typing import Any
 import numpy as np
 
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.pipeline.chunks import frame_chunks, run_chunked
 from gnnannot.pipeline.executor import Executor
 from gnnannot.pipeline.runner import ExecutorConfig, VideoTask, flow_fingerprint, run_videos
 from gnnannot.preprocess.features import NODE_FEATURE_NAMES
 from gnnannot.preprocess.flow.frames import FrameFlows
-from gnnannot.preprocess.graph import EDGE_FEATURE_NAMES, graph_arrays
+from gnnannot.preprocess.graph import (
+    EDGE_FEATURE_NAMES,
+    EdgeBlocks,
+    edge_blocks,
+    edge_features,
+    graph_arrays,
+    join_edge_blocks,
+)
 from gnnannot.store.base import fingerprint, group_attrs, is_up_to_date
 from gnnannot.store.features import read_features
 from gnnannot.store.flow import open_flow
@@ -26,7 +34,7 @@ from gnnannot.store.graphs import write_graph
 from gnnannot.store.superpixels import open_superpixels
 from gnnannot.types import EDGE_TYPE_NAMES
 
-__all__ = ["GraphConfig", "build_graph_store", "graph_job"]
+__all__ = ["GraphConfig", "build_graph_store", "graph_chunk", "graph_chunked_job", "graph_job"]
 
 STAGE_VERSION = 1
 DTYPES = ("float16", "float32")
@@ -48,21 +56,21 @@ class GraphConfig:
                               f"{self.min_flow_weight}")  # fmt: skip
 
 
-def graph_job(
-    seq: str, store: str, sp_store: str, ft_store: str, flow_store: str | None,
-    min_flow_weight: float, dtype: str, fp: str,
-) -> dict[str, Any]:  # fmt: skip
-    """Compute and write the graph of one video (a :func:`run_videos` job)."""
+def _open_inputs(
+    seq: str, sp_store: str, ft_store: str, flow_store: str | None
+) -> tuple[Any, dict[str, Any], FrameFlows]:
     spv = open_superpixels(sp_store, seq)
     feats = read_features(ft_store, seq)
     if not np.array_equal(feats["frame_offsets"], spv.offsets):
         raise DataError(f"{ft_store}/{seq}: frame_offsets differ from {sp_store}/{seq}")
     ff = FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
-    names = feats["attrs"].get("feature_names", NODE_FEATURE_NAMES)
-    # labels read per frame (a cheap shard read), not the whole volume: bounded memory
-    edges, ef = graph_arrays(spv.local, spv.offsets, feats["node_features"], names,
-                             (spv.height, spv.width), ff.pair_forward, ff.pair_backward,
-                             min_flow_weight)  # fmt: skip
+    return spv, feats, ff
+
+
+def _write(
+    seq: str, store: str, sp_store: str, ft_store: str, spv: Any, feats: dict[str, Any],
+    edges: Any, ef: np.ndarray, min_flow_weight: float, dtype: str, fp: str,
+) -> dict[str, Any]:  # fmt: skip
     attrs = {
         "fingerprint": fp,
         "superpixels_fingerprint": spv.fingerprint,
@@ -76,6 +84,53 @@ def graph_job(
     write_graph(store, seq, edges.edge_index, edges.edge_type, edges.weight, ef, attrs, dtype,
                 **_joined_stores(store, sp_store, ft_store))  # fmt: skip
     return {"seq": seq, "n_edges": int(edges.edge_type.size)}
+
+
+def graph_job(
+    seq: str, store: str, sp_store: str, ft_store: str, flow_store: str | None,
+    min_flow_weight: float, dtype: str, fp: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Compute and write the graph of one video (a :func:`run_videos` job)."""
+    spv, feats, ff = _open_inputs(seq, sp_store, ft_store, flow_store)
+    names = feats["attrs"].get("feature_names", NODE_FEATURE_NAMES)
+    # labels read per frame (a cheap shard read), not the whole volume: bounded memory
+    edges, ef = graph_arrays(spv.local, spv.offsets, feats["node_features"], names,
+                             (spv.height, spv.width), ff.pair_forward, ff.pair_backward,
+                             min_flow_weight)  # fmt: skip
+    return _write(seq, store, sp_store, ft_store, spv, feats, edges, ef, min_flow_weight,
+                  dtype, fp)  # fmt: skip
+
+
+def graph_chunk(
+    seq: str, sp_store: str, flow_store: str | None, min_flow_weight: float, start: int,
+    stop: int,
+) -> EdgeBlocks:  # fmt: skip
+    """The edge blocks of frames ``start..stop-1`` (:func:`edge_blocks`: spatial edges
+    per frame, flow edges of the pairs ending in the range): a chunk job of
+    :func:`graph_chunked_job`."""
+    spv = open_superpixels(sp_store, seq)
+    ff = FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
+    return edge_blocks(spv.local, spv.offsets, ff.pair_forward, ff.pair_backward,
+                       min_flow_weight, start, stop)  # fmt: skip
+
+
+def graph_chunked_job(
+    seq: str, store: str, sp_store: str, ft_store: str, flow_store: str | None,
+    min_flow_weight: float, dtype: str, fp: str, *, executor: Executor, quiet: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """:func:`graph_job` with the edges of frame chunks computed on ``executor`` and
+    joined in frame order (the same edges in the same order: the same bytes)."""
+    spv, feats, _ = _open_inputs(seq, sp_store, ft_store, flow_store)
+    names = feats["attrs"].get("feature_names", NODE_FEATURE_NAMES)
+    parts: list[EdgeBlocks] = []
+    run_chunked(executor, graph_chunk, (seq, sp_store, flow_store, min_flow_weight),
+                frame_chunks(spv.n_frames, executor.workers), parts.append,
+                description="graphs", label=seq, quiet=quiet)  # fmt: skip
+    edges = join_edge_blocks(parts)
+    ef = edge_features(feats["node_features"], edges.edge_index, edges.edge_type,
+                       edges.weight, edges.contact, (spv.height, spv.width), names)  # fmt: skip
+    return _write(seq, store, sp_store, ft_store, spv, feats, edges, ef, min_flow_weight,
+                  dtype, fp)  # fmt: skip
 
 
 def _joined_stores(store: str, sp_store: str, ft_store: str) -> dict[str, str]:
@@ -97,12 +152,15 @@ def build_graph_store(
     prune: bool = True,
     executor: Executor | None = None,
     quiet: bool = False,
+    chunks: bool = True,
     **options: Any,
 ) -> dict[str, list[str]]:
     """Graphs of ``sequences`` into ``store``; with ``prune`` groups of other videos are
     removed. config: the stage's :class:`GraphConfig` (or its fields as keyword
     ``options``); executor: where the videos run (default: serially in this process; the
-    stage passes its config's). Returns ``{"computed", "kept", "removed"}``."""
+    stage passes its config's); chunks: split a video into frame chunks over the
+    executor's workers when there are fewer videos than workers (the same bytes; False:
+    one job per video). Returns ``{"computed", "kept", "removed"}``."""
     cfg = replace(config or GraphConfig(), **options)
 
     def plan(seq: str) -> VideoTask:
@@ -117,4 +175,5 @@ def build_graph_store(
         store, name="graphs", kind="graphs", sequences=list(sequences), plan=plan,
         job=graph_job, up_to_date=is_up_to_date, keep=sequences if prune else None,
         executor=executor, root_attrs=_joined_stores(store, sp_store, ft_store), quiet=quiet,
+        chunked=graph_chunked_job if chunks else None,
     )  # fmt: skip
