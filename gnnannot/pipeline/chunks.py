@@ -29,10 +29,12 @@ __all__ = ["MAX_CHUNK_FRAMES", "frame_chunks", "run_chunked", "use_chunks"]
 MAX_CHUNK_FRAMES = 12
 
 
-def frame_chunks(n: int, workers: int, max_chunk: int = MAX_CHUNK_FRAMES) -> list[tuple[int, int]]:
+def frame_chunks(n: int, workers: int, max_chunk: int | None = None) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` covering ``range(n)`` in order: a multiple of ``workers``
     chunks (so that every wave fills the workers) of near-equal size, none longer than
-    ``max_chunk``; fewer when ``n`` is small (never an empty chunk)."""
+    ``max_chunk`` (default :data:`MAX_CHUNK_FRAMES`, read at call time); fewer when ``n``
+    is small (never an empty chunk)."""
+    max_chunk = MAX_CHUNK_FRAMES if max_chunk is None else max_chunk
     if n < 0 or workers < 1 or max_chunk < 1:
         raise ConfigError(f"frame_chunks: need n >= 0, workers >= 1, max_chunk >= 1; "
                           f"found {n}, {workers}, {max_chunk}")  # fmt: skip
