@@ -52,9 +52,10 @@ STAGES = ("flow", "superpixels", "features", "graphs")
 VARIANTS = ("off", "on")
 
 
-def _cpu() -> float:
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished children (the pool workers)."""
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+    return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
 
 
 def _build(stage: str, root: str, seq: str, d: Path, sp: SuperpixelParams, workers: int,
@@ -91,6 +92,8 @@ def main() -> None:
     load_before = os.getloadavg()
     wall: dict[str, dict[str, list[float]]] = {v: {s: [] for s in STAGES} for v in VARIANTS}
     cpu: dict[str, dict[str, list[float]]] = {v: {s: [] for s in STAGES} for v in VARIANTS}
+    cpu_parent: dict[str, dict[str, list[float]]] = {v: {s: [] for s in STAGES}
+                                                     for v in VARIANTS}  # fmt: skip
     identical: dict[str, list[bool]] = {s: [] for s in STAGES}
     with tempfile.TemporaryDirectory(prefix="one-video-prep-") as tmp:
         root = Path(tmp) / "davis"
@@ -106,7 +109,9 @@ def main() -> None:
                     t0, c0 = time.perf_counter(), _cpu()
                     _build(stage, str(root), seq, dirs[v], sp, args.workers, v == "on")
                     wall[v][stage].append(time.perf_counter() - t0)
-                    cpu[v][stage].append(_cpu() - c0)
+                    c1 = _cpu()
+                    cpu[v][stage].append(c1[0] + c1[1] - c0[0] - c0[1])
+                    cpu_parent[v][stage].append(c1[0] - c0[0])
                 same = (dir_md5(dirs["off"] / f"{stage}.zarr").md5
                         == dir_md5(dirs["on"] / f"{stage}.zarr").md5)  # fmt: skip
                 identical[stage].append(same)
@@ -124,10 +129,19 @@ def main() -> None:
         for v in VARIANTS:
             per_round = [sum(wall[v][p][i] for p in parts) for i in range(args.rounds)]
             cpu_round = [sum(cpu[v][p][i] for p in parts) for i in range(args.rounds)]
+            par_round = [sum(cpu_parent[v][p][i] for p in parts) for i in range(args.rounds)]
             med = statistics.median(per_round)
+            cpu_med, par_med = statistics.median(cpu_round), statistics.median(par_round)
+            # on an idle machine: the parent's serial share plus the workers' share spread
+            # over the workers (off: one process, whose CPU time is its time)
+            idle = cpu_med if v == "off" else par_med + (cpu_med - par_med) / args.workers
             row[v] = {"wall_s": per_round, "median_s": med, "per_s": units / med,
-                      "cpu_s_median": statistics.median(cpu_round)}  # fmt: skip
+                      "cpu_s": cpu_round, "cpu_s_median": cpu_med,
+                      "cpu_parent_s_median": par_med, "idle_estimate_s": idle,
+                      "idle_estimate_per_s": units / idle}  # fmt: skip
         row["speedup"] = row["off"]["median_s"] / row["on"]["median_s"]
+        row["idle_estimate_speedup"] = (row["off"]["idle_estimate_s"]
+                                        / row["on"]["idle_estimate_s"])  # fmt: skip
         if stage != "sp+ft+gr":
             row["identical"] = all(identical[stage])
         rows[stage] = row
@@ -136,12 +150,15 @@ def main() -> None:
           f"{args.rounds} rounds (medians); load {load_before[0]:.1f} -> "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'stage':12s} {'off s':>7s} {'on s':>7s} {'off /s':>8s} {'on /s':>8s} "
-          f"{'ratio':>6s} {'cpu off':>8s} {'cpu on':>7s}  identical")
+          f"{'ratio':>6s} {'cpu off':>8s} {'cpu on':>7s} {'(parent)':>8s} {'idle off/s':>10s} "
+          f"{'idle on/s':>9s}  identical")
     for stage, row in rows.items():
         print(f"{stage:12s} {row['off']['median_s']:7.2f} {row['on']['median_s']:7.2f} "
               f"{row['off']['per_s']:8.1f} {row['on']['per_s']:8.1f} {row['speedup']:6.2f} "
-              f"{row['off']['cpu_s_median']:8.1f} {row['on']['cpu_s_median']:7.1f}  "
-              f"{row.get('identical', '')}")
+              f"{row['off']['cpu_s_median']:8.1f} {row['on']['cpu_s_median']:7.1f} "
+              f"{row['on']['cpu_parent_s_median']:8.1f} "
+              f"{row['off']['idle_estimate_per_s']:10.1f} {row['on']['idle_estimate_per_s']:9.1f}"
+              f"  {row.get('identical', '')}")
     out = {
         "video": {"frames": n, "height": args.height, "width": args.width,
                   "segments": args.segments, "seed": args.seed},

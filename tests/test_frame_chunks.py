@@ -170,3 +170,31 @@ def test_prepare_workers_not_in_key_and_same_bytes(tmp_path):
         assert dir_md5(a.dir / name).md5 == dir_md5(b.dir / name).md5, name
     with pytest.raises(ConfigError, match="workers"):
         PrepParams(workers=0)
+
+
+def test_quantized_flow_packing_is_exact():
+    """What a flow chunk sends (int16 grid steps, signed zeros) rebuilds the writer's
+    quantized values bit for bit; out-of-range or non-finite flows travel raw."""
+    from gnnannot.pipeline.flow import pack_quantized, unpack_quantized
+    from gnnannot.store.flow import QUANT_STEP
+
+    rng = np.random.default_rng(0)
+    f = (rng.normal(0, 20, (30, 40, 2)) * rng.integers(0, 2, (30, 40, 2))).astype(np.float32)
+    f[0, :5, 0] = [-1e-4, 1e-4, -0.0, 0.0, -QUANT_STEP / 3]  # zeros of both signs
+    kind, _ = packed = pack_quantized(f)
+    assert kind == "q16"
+
+    def writer_keeps(x):  # FlowWriter.write's quantization
+        v = np.round(x.astype(np.float32) * np.float32(1 / QUANT_STEP))
+        v *= np.float32(QUANT_STEP)
+        return v
+
+    want = writer_keeps(f)
+    got = unpack_quantized(packed)
+    assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+    assert writer_keeps(got).tobytes() == want.tobytes()  # the writer keeps it as it is
+    assert np.signbit(got[0, :5, 0]).tolist() == [True, False, True, False, True]
+    big = f.copy()
+    big[1, 1, 1] = 300.0  # beyond int16 steps of 1/128 px
+    assert pack_quantized(big)[0] == "raw"
+    assert unpack_quantized(pack_quantized(big)) is big
