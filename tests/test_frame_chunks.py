@@ -139,14 +139,27 @@ def test_many_videos_still_one_job_each(video, tmp_path):
     assert dir_md5(out).md5 == dir_md5(video["superpixels"]).md5
 
 
-def test_chunk_failure_names_the_chunk(video, tmp_path):
+def test_chunk_failure_names_the_chunk(video, tmp_path, monkeypatch):
+    """A chunk job that raises fails the stage naming the video's frame range, and a failed
+    first run leaves no store."""
+    from gnnannot.pipeline import superpixels as stage
     from gnnannot.pipeline.executor import JobFailed
 
-    bad = dict(video, flow=str(tmp_path / "missing-flow.zarr"))
-    with pytest.raises((JobFailed, Exception)) as err:
-        _build("superpixels", bad, str(tmp_path / "sp.zarr"), _Counting(workers=2))
-    assert "missing-flow" in str(err.value)
-    assert not (tmp_path / "sp.zarr").exists()
+    monkeypatch.setattr(chunks, "MAX_CHUNK_FRAMES", 2)
+    real, calls = stage.segment_frame, []
+
+    def failing(image, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # frames 0 and 1 (chunk 0-2) pass, frame 2 (chunk 2-4) fails
+            raise ValueError("broken frame")
+        return real(image, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "segment_frame", failing)
+    out = tmp_path / "sp.zarr"
+    with pytest.raises(JobFailed, match="broken frame") as err:
+        _build("superpixels", video, str(out), _Counting(workers=2))
+    assert err.value.label == f"{video['seq']}:2-4"
+    assert not out.exists()
 
 
 def test_prepare_workers_not_in_key_and_same_bytes(tmp_path):
