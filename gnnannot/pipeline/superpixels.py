@@ -84,15 +84,21 @@ def superpixel_job(
 def superpixel_chunk(
     root: str, seq: str, flow_store: str | None, params: dict[str, Any], n_base: int,
     start: int, stop: int,
-) -> list[np.ndarray]:  # fmt: skip
-    """Labels of frames ``start..stop-1`` of one video with the video's ``n_base`` (what
-    :func:`segment_video` calibrates on frame 0): a chunk job of
+) -> list[tuple[np.ndarray, int]]:  # fmt: skip
+    """``(labels, count)`` of frames ``start..stop-1`` of one video with the video's
+    ``n_base`` (what :func:`segment_video` calibrates on frame 0): a chunk job of
     :func:`superpixel_chunked_job`. Each frame uses only its own image and flows."""
     p = SuperpixelParams.from_dict(params)
     paths = davis.frame_paths(root, seq)
     fv = FrameFlows(open_flow(flow_store, seq) if flow_store else None, len(paths))
-    return [segment_frame(davis.read_image(paths[t]), n_base, p, (fv.fwd(t), fv.bwd(t)))[0]
-            for t in range(start, stop)]  # fmt: skip
+    out = []
+    for t in range(start, stop):
+        labels, _ = segment_frame(davis.read_image(paths[t]), n_base, p, (fv.fwd(t), fv.bwd(t)))
+        n = int(labels.max()) + 1
+        # labels 0..n-1; the writer keeps uint16 (and refuses more than 65536 labels):
+        # half the bytes back to the parent
+        out.append((labels.astype(np.uint16) if n <= 65536 else labels, n))
+    return out
 
 
 def superpixel_chunked_job(
@@ -110,11 +116,11 @@ def superpixel_chunked_job(
     attrs = {"fingerprint": fp, "params": p.to_dict(), "backend": slic_backend()}
     with SuperpixelWriter(store, seq, len(paths), h, w, attrs) as wr:
 
-        def consume(chunk: list[np.ndarray]) -> None:
-            for labels in chunk:
+        def consume(chunk: list[tuple[np.ndarray, int]]) -> None:
+            for labels, n in chunk:
                 if labels.shape != (h, w):
                     raise DataError(f"{root}/{seq}: frames differ in size ({labels.shape})")
-                wr.write(labels, int(labels.max()) + 1)
+                wr.write(labels, n)
 
         run_chunked(executor, superpixel_chunk, (root, seq, flow_store, params, n_base),
                     frame_chunks(len(paths), executor.workers), consume,
