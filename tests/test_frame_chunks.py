@@ -211,3 +211,16 @@ def test_quantized_flow_packing_is_exact():
     big[1, 1, 1] = 300.0  # beyond int16 steps of 1/128 px
     assert pack_quantized(big)[0] == "raw"
     assert unpack_quantized(pack_quantized(big)) is big
+
+
+@pytest.mark.parametrize("stage", ["flow", "graphs"])
+def test_chunked_stage_writes_the_same_bytes_dask(video, monkeypatch, stage):
+    """The chunks on the Dask executor (a LocalCluster of 2 workers): the same bytes, all
+    chunks of the 7-frame video in one run (4 per worker and wave)."""
+    pytest.importorskip("distributed")
+    from gnnannot.pipeline.executor import make_executor
+
+    monkeypatch.setattr(chunks, "MAX_CHUNK_FRAMES", 2)
+    out = str(Path(video["dir"]) / f"{stage}-dask.zarr")
+    _build(stage, video, out, make_executor("dask", 2))
+    assert dir_md5(out).md5 == dir_md5(video[stage]).md5

@@ -8,9 +8,10 @@ one job per video. Instead the stage splits the video into frame ranges
 assembles the results in frame order in the calling process, which writes the store
 exactly as the unchunked job does (same arrays, same order: the same bytes).
 
-Memory stays bounded: the chunks run in waves of ``workers`` jobs, and each wave's
-results are consumed (written) before the next wave starts (:func:`run_chunked`), so at
-most ``workers * max_chunk`` frames of results are held at once.
+Memory stays bounded: the chunks run in waves of ``workers`` jobs (Dask: 4 per worker,
+its runs cost a connection), and each wave's results are consumed (written) before the
+next wave starts (:func:`run_chunked`), so at most ``workers * max_chunk`` frames of
+results are held at once.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def run_chunked(
     quiet: bool = True,
 ) -> None:
     """``consume(fn(*args, start, stop))`` for every chunk, in chunk order; the jobs run on
-    ``executor`` in waves of ``executor.workers`` chunks (memory: one wave's results)."""
-    wave = max(1, executor.workers)
+    ``executor`` in waves of ``executor.workers`` chunks (memory: one wave's results),
+    times the executor's ``chunk_wave_per_worker`` where it has one (an executor whose
+    :meth:`run` costs a start-up, e.g. Dask's)."""
+    wave = max(1, executor.workers * int(getattr(executor, "chunk_wave_per_worker", 1)))
     for i in range(0, len(chunks), wave):
         part = chunks[i:i + wave]
         results = executor.run(
