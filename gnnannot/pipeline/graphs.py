@@ -21,18 +21,17 @@ from gnnannot.preprocess.features import NODE_FEATURE_NAMES
 from gnnannot.preprocess.flow.frames import FrameFlows
 from gnnannot.preprocess.graph import (
     EDGE_FEATURE_NAMES,
-    EdgeBlocks,
-    edge_blocks,
+    EdgeSet,
     edge_features,
     graph_arrays,
-    join_edge_blocks,
+    video_edges,
 )
 from gnnannot.store.base import fingerprint, group_attrs, is_up_to_date
 from gnnannot.store.features import read_features
 from gnnannot.store.flow import open_flow
 from gnnannot.store.graphs import write_graph
 from gnnannot.store.superpixels import open_superpixels
-from gnnannot.types import EDGE_TYPE_NAMES
+from gnnannot.types import BACKWARD, EDGE_TYPE_NAMES, FORWARD, SPATIAL
 
 __all__ = ["GraphConfig", "build_graph_store", "graph_chunk", "graph_chunked_job", "graph_job"]
 
@@ -101,17 +100,44 @@ def graph_job(
                   dtype, fp)  # fmt: skip
 
 
+#: Per edge type, the ``(edge_index, weight, contact)`` of one frame range's edges.
+EdgeBlocks = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def graph_chunk(
     seq: str, sp_store: str, flow_store: str | None, min_flow_weight: float, start: int,
     stop: int,
 ) -> EdgeBlocks:  # fmt: skip
-    """The edge blocks of frames ``start..stop-1`` (:func:`edge_blocks`: spatial edges
-    per frame, flow edges of the pairs ending in the range): a chunk job of
-    :func:`graph_chunked_job`."""
+    """The edges of frames ``start..stop-1`` by type: the spatial edges of each frame and
+    the flow edges of the pairs (t-1, t) with t in the range (a chunk job of
+    :func:`graph_chunked_job`). :func:`video_edges` runs on frames ``start-1..stop-1``
+    (global node ids: the offsets are the video's) and frame ``start-1``'s spatial edges
+    are dropped, so the chunks' edges joined per type in chunk order are the video's."""
     spv = open_superpixels(sp_store, seq)
     ff = FrameFlows(open_flow(flow_store, seq) if flow_store else None, spv.n_frames)
-    return edge_blocks(spv.local, spv.offsets, ff.pair_forward, ff.pair_backward,
-                       min_flow_weight, start, stop)  # fmt: skip
+    first = max(0, start - 1)
+    edges = video_edges(lambda i: spv.local(first + i), spv.offsets[first:stop + 1],
+                        lambda i: ff.pair_forward(first + i),
+                        lambda i: ff.pair_backward(first + i), min_flow_weight)  # fmt: skip
+    keep = ~((edges.edge_type == SPATIAL) & (edges.edge_index[0] < spv.offsets[start]))
+    out: EdgeBlocks = {}
+    for etype in (SPATIAL, FORWARD, BACKWARD):
+        m = keep & (edges.edge_type == etype)
+        out[etype] = (edges.edge_index[:, m], edges.weight[m], edges.contact[m])
+    return out
+
+
+def _join(parts: list[EdgeBlocks]) -> EdgeSet:
+    """The video's :class:`EdgeSet` from its chunks' edges: all spatial edges, then the
+    forward, then the backward ones, each in frame order (as :func:`video_edges`)."""
+    order = [(etype, p[etype]) for etype in (SPATIAL, FORWARD, BACKWARD) for p in parts]
+    return EdgeSet(
+        np.concatenate([ei for _, (ei, _, _) in order], axis=1).astype(np.int64),
+        np.concatenate([np.full(ei.shape[1], etype, dtype=np.int8)
+                        for etype, (ei, _, _) in order]),  # fmt: skip
+        np.concatenate([w for _, (_, w, _) in order]).astype(np.float32),
+        np.concatenate([c for _, (_, _, c) in order]).astype(np.int64),
+    )
 
 
 def graph_chunked_job(
@@ -126,7 +152,7 @@ def graph_chunked_job(
     run_chunked(executor, graph_chunk, (seq, sp_store, flow_store, min_flow_weight),
                 frame_chunks(spv.n_frames, executor.workers), parts.append,
                 description="graphs", label=seq, quiet=quiet)  # fmt: skip
-    edges = join_edge_blocks(parts)
+    edges = _join(parts)
     ef = edge_features(feats["node_features"], edges.edge_index, edges.edge_type,
                        edges.weight, edges.contact, (spv.height, spv.width), names)  # fmt: skip
     return _write(seq, store, sp_store, ft_store, spv, feats, edges, ef, min_flow_weight,

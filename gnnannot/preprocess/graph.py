@@ -197,76 +197,6 @@ class EdgeSet:
     contact: np.ndarray  # (E,) int64
 
 
-#: Per edge type, the blocks of one frame range: ``(src, dst, contact, weight)`` arrays.
-EdgeBlocks = dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]
-
-
-def edge_blocks(
-    labels: Callable[[int], np.ndarray],
-    offsets: np.ndarray,
-    forward: Callable[[int], np.ndarray | None],
-    backward: Callable[[int], np.ndarray | None],
-    min_flow_weight: float = 0.05,
-    start: int = 0,
-    stop: int | None = None,
-) -> EdgeBlocks:
-    """The edge blocks of frames ``start..stop-1``: the spatial edges of each frame and
-    the flow edges of each pair (t-1, t) with t in the range and t >= 1 (pair ``start-1``
-    reads frame ``start-1``'s labels). The blocks of consecutive ranges, joined per type
-    in range order (:func:`join_edge_blocks`), are those of the whole video."""
-    n_frames = len(offsets) - 1
-    stop = n_frames if stop is None else stop
-    counts = np.diff(offsets)
-    blocks: EdgeBlocks = {SPATIAL: [], FORWARD: [], BACKWARD: []}
-    prev = None
-    if start > 0:
-        plab = labels(start - 1)
-        pn = int(counts[start - 1])
-        prev = (plab, pn, np.bincount(plab.ravel(), minlength=pn))
-    for t in range(start, stop):
-        cur = labels(t)
-        n = int(counts[t])
-        sizes = np.bincount(cur.ravel(), minlength=n)
-        s, d, c = spatial_edges(cur, n)
-        perim = np.bincount(s, weights=c, minlength=n)
-        blocks[SPATIAL].append((s + offsets[t], d + offsets[t], c, c / np.maximum(perim[s], 1)))
-        if prev is not None:
-            plab, pn, psizes = prev
-            f = forward(t - 1)
-            if f is not None:
-                s, d, c, wgt = flow_edges(plab, cur, pn, n, f, min_flow_weight, psizes)
-                blocks[FORWARD].append((s + offsets[t - 1], d + offsets[t], c, wgt))
-            b = backward(t - 1)
-            if b is not None:
-                s, d, c, wgt = flow_edges(cur, plab, n, pn, b, min_flow_weight, sizes)
-                blocks[BACKWARD].append((s + offsets[t], d + offsets[t - 1], c, wgt))
-        prev = (cur, n, sizes)
-    return blocks
-
-
-def join_edge_blocks(parts: Sequence[EdgeBlocks]) -> EdgeSet:
-    """One :class:`EdgeSet` from the blocks of consecutive frame ranges (in order): all
-    spatial edges, then the forward, then the backward ones, each in frame order."""
-    src, dst, con, wts, typ = [], [], [], [], []
-    for etype in (SPATIAL, FORWARD, BACKWARD):
-        for blocks in parts:
-            for s, d, c, wgt in blocks[etype]:
-                src.append(s)
-                dst.append(d)
-                con.append(c)
-                wts.append(wgt)
-                typ.append(np.full(s.size, etype, dtype=np.int8))
-    if not src:
-        z = np.zeros(0, dtype=np.int64)
-        return EdgeSet(np.zeros((2, 0), np.int64), z.astype(np.int8), z.astype(np.float32), z)
-    return EdgeSet(
-        np.stack([np.concatenate(src), np.concatenate(dst)]).astype(np.int64),
-        np.concatenate(typ),
-        np.concatenate(wts).astype(np.float32),
-        np.concatenate(con).astype(np.int64),
-    )
-
-
 def video_edges(
     labels: Callable[[int], np.ndarray],
     offsets: np.ndarray,
@@ -280,7 +210,47 @@ def video_edges(
     forward(t) -> flow t -> t+1 on frame t, backward(t) -> flow t+1 -> t on frame t+1
     (for t in 0..T-2; ``None`` skips that pair's flow edges).
     """
-    return join_edge_blocks([edge_blocks(labels, offsets, forward, backward, min_flow_weight)])
+    n_frames = len(offsets) - 1
+    counts = np.diff(offsets)
+    blocks: dict[int, list[tuple[np.ndarray, ...]]] = {SPATIAL: [], FORWARD: [], BACKWARD: []}
+    prev = None
+    for t in range(n_frames):
+        cur = labels(t)
+        n = int(counts[t])
+        sizes = np.bincount(cur.ravel(), minlength=n)
+        s, d, c = spatial_edges(cur, n)
+        perim = np.bincount(s, weights=c, minlength=n)
+        blocks[SPATIAL].append(
+            (s + offsets[t], d + offsets[t], c, c / np.maximum(perim[s], 1), t)
+        )
+        if prev is not None:
+            plab, pn, psizes = prev
+            f = forward(t - 1)
+            if f is not None:
+                s, d, c, wgt = flow_edges(plab, cur, pn, n, f, min_flow_weight, psizes)
+                blocks[FORWARD].append((s + offsets[t - 1], d + offsets[t], c, wgt, t))
+            b = backward(t - 1)
+            if b is not None:
+                s, d, c, wgt = flow_edges(cur, plab, n, pn, b, min_flow_weight, sizes)
+                blocks[BACKWARD].append((s + offsets[t], d + offsets[t - 1], c, wgt, t))
+        prev = (cur, n, sizes)
+    src, dst, con, wts, typ = [], [], [], [], []
+    for etype in (SPATIAL, FORWARD, BACKWARD):
+        for s, d, c, wgt, _t in blocks[etype]:
+            src.append(s)
+            dst.append(d)
+            con.append(c)
+            wts.append(wgt)
+            typ.append(np.full(s.size, etype, dtype=np.int8))
+    if not src:
+        z = np.zeros(0, dtype=np.int64)
+        return EdgeSet(np.zeros((2, 0), np.int64), z.astype(np.int8), z.astype(np.float32), z)
+    return EdgeSet(
+        np.stack([np.concatenate(src), np.concatenate(dst)]).astype(np.int64),
+        np.concatenate(typ),
+        np.concatenate(wts).astype(np.float32),
+        np.concatenate(con).astype(np.int64),
+    )
 
 
 # --------------------------------------------------------------------------- oracle
