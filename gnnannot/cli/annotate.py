@@ -25,6 +25,7 @@ def annotate(
     method: str = opt.method_option(),
     checkpoint: Path | None = opt.checkpoint_option(),
     work_height: int = opt.work_height_option("shown too; exports are"),
+    workers: int = opt.workers_option(),
     cache_dir: Path | None = opt.cache_dir_option(", which also keeps the session"),
     fps: float | None = opt.fps_option("Overlay video"),
     device: str = opt.device_option(),
@@ -45,8 +46,9 @@ def annotate(
     sock = bind(port)  # fail fast on a taken port, before preprocessing
     try:
         session = WebSession(video, method=method, checkpoint=checkpoint, cache_dir=cache_dir,
-                             params=PrepParams(work_height=work_height or None), out=out,
-                             fps=fps, device=device, quiet=quiet, refine=refine,
+                             params=PrepParams(work_height=work_height or None,
+                                               workers=workers),
+                             out=out, fps=fps, device=device, quiet=quiet, refine=refine,
                              overwrite=overwrite)  # fmt: skip
         if session.warning:
             console.print(f"[yellow]warning:[/] {session.warning}")

@@ -45,6 +45,14 @@ def work_height_option(what: str) -> Any:
         "0 = original size.")
 
 
+def workers_option() -> Any:
+    """``--workers``: processes that preprocess the video (its frames in chunks)."""
+    return typer.Option(
+        2, "--workers", min=1,
+        help="Processes that preprocess the video, its frames split in chunks (1 = serial; "
+        "the cached result is the same).")
+
+
 def cache_dir_option(extra: str = "") -> Any:
     """``--cache-dir`` (env ``GNNANNOT_CACHE``): the preprocessing cache root."""
     return typer.Option(

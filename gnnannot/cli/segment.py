@@ -38,6 +38,7 @@ def segment(
     method: str = opt.method_option(),
     checkpoint: Path | None = opt.checkpoint_option(),
     work_height: int = opt.work_height_option("masks are returned"),
+    workers: int = opt.workers_option(),
     cache_dir: Path | None = opt.cache_dir_option(),
     fps: float | None = opt.fps_option("Overlay"),
     formats: list[str] = typer.Option(
@@ -76,7 +77,7 @@ def segment(
             f"--frame given {len(frame)} times but there are {n_png} scribble images"
         )
     ann = Annotator(video, method=method, checkpoint=checkpoint, cache_dir=cache_dir,
-                    params=PrepParams(work_height=work_height or None), fps=fps,
+                    params=PrepParams(work_height=work_height or None, workers=workers), fps=fps,
                     device=device, quiet=quiet, refine=refine)  # fmt: skip
     # validate every scribble before any work
     frames_iter = iter(frame)

@@ -117,6 +117,10 @@ class DaskExecutor:
     timeout: seconds to wait for the scheduler and the workers."""
 
     name = "dask"
+    #: frame chunks per :meth:`run` when a stage splits one video
+    #: (:func:`gnnannot.pipeline.chunks.run_chunked`), per worker: each run connects (a
+    #: LocalCluster starts per run), so waves are longer than the process pool's
+    chunk_wave_per_worker = 4
 
     def __init__(
         self,

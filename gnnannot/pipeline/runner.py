@@ -92,13 +92,19 @@ def run_videos(
     root_attrs: dict[str, Any] | None = None,
     quiet: bool = False,
     before_jobs: Callable[[], None] | None = None,
+    chunked: Callable[..., Any] | None = None,
 ) -> dict[str, list[str]]:
     """Bring ``store`` up to date for ``sequences`` (the steps in the module docstring).
 
     kind: the store's schema kind (``ensure_store``; None: a root group without attrs);
     keep: prune groups of videos not named here (None: prune nothing); executor: where
     the jobs run (default: serially in this process); before_jobs: called once before
-    jobs start when there are any (e.g. an import the forked workers then share).
+    jobs start when there are any (e.g. an import the forked workers then share);
+    chunked: the stage's frame-chunked variant of ``job``
+    (``chunked(*task.args, executor=..., quiet=...)``, run in this process, spreading one
+    video's frames over the executor's workers: :mod:`gnnannot.pipeline.chunks`), used
+    when fewer videos are to compute than the executor has workers; it writes the same
+    bytes as ``job``.
     Returns ``{"computed": [...], "kept": [...], "removed": [...]}``.
     """
     with store_lock(store):  # removes its lock file when no store is left
@@ -106,7 +112,7 @@ def run_videos(
         try:
             return _run(store, name, kind, list(sequences), plan, job, up_to_date, keep,
                         executor or SerialExecutor(), root_attrs or {}, quiet,
-                        before_jobs)  # fmt: skip
+                        before_jobs, chunked)  # fmt: skip
         except BaseException:
             if created and not list_videos(store, complete_only=False):
                 shutil.rmtree(store, ignore_errors=True)  # a failed first run leaves nothing
@@ -118,7 +124,7 @@ def _run(
     plan: Callable[[str], VideoTask], job: Callable[..., Any],
     up_to_date: Callable[[str | os.PathLike[str], str, Any], bool],
     keep: Iterable[str] | None, executor: Executor, root_attrs: dict[str, Any], quiet: bool,
-    before_jobs: Callable[[], None] | None,
+    before_jobs: Callable[[], None] | None, chunked: Callable[..., Any] | None,
 ) -> dict[str, list[str]]:  # fmt: skip
     ensure_store(store, kind, **root_attrs)
     removed = prune(store, keep) if keep is not None else []
@@ -134,6 +140,10 @@ def _run(
     if tasks:
         if before_jobs is not None:
             before_jobs()
+        if chunked is not None and executor.workers > len(tasks):
+            for t in tasks:  # one video after the other, each over all the workers
+                chunked(*t.args, executor=executor, quiet=quiet)
+            return {"computed": [t.seq for t in tasks], "kept": kept, "removed": removed}
         executor.run(job, [t.args for t in tasks], description=name, quiet=quiet,
                      sizes=[t.size for t in tasks], labels=[t.seq for t in tasks])  # fmt: skip
     return {"computed": [t.seq for t in tasks], "kept": kept, "removed": removed}

@@ -40,6 +40,7 @@ from gnnannot.data import davis
 from gnnannot.data.davis import read_image
 from gnnannot.data.video_io import VideoSource, working_size
 from gnnannot.errors import ConfigError, DataError
+from gnnannot.pipeline.executor import make_executor
 from gnnannot.pipeline.features import build_feature_store
 from gnnannot.pipeline.flow import build_flow_store
 from gnnannot.pipeline.graphs import build_graph_store
@@ -72,7 +73,10 @@ class PrepParams:
     work_height: process at most this many rows (aspect kept; None/0 = original size);
     flow_*: :func:`gnnannot.flow.build_flow_store` settings; superpixels:
     :class:`SuperpixelParams`; descriptor/cnn_*: :func:`gnnannot.features.build_feature_store`;
-    min_flow_weight, dtype: graph/feature storage; jpeg_quality: the cached frames.
+    min_flow_weight, dtype: graph/feature storage; jpeg_quality: the cached frames;
+    workers: processes the stages spread the video's frame chunks over
+    (:mod:`gnnannot.pipeline.chunks`; 1: serial). ``workers`` is not part of the key:
+    the stores' bytes do not depend on it.
     """
 
     work_height: int | None = 480
@@ -87,6 +91,7 @@ class PrepParams:
     min_flow_weight: float = 0.05
     dtype: str = "float16"
     jpeg_quality: int = 95
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if self.work_height is not None and self.work_height < 0:
@@ -95,9 +100,12 @@ class PrepParams:
             raise ConfigError(f"flow_method must be dis or farneback, found {self.flow_method!r}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg_quality must be in 1..100, found {self.jpeg_quality}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"workers must be an int >= 1, found {self.workers!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["workers"]  # where the work runs, not what it computes: not in the key
         d["superpixels"] = self.superpixels.to_dict()
         if self.cnn_weights:
             d["cnn_weights"] = files_digest([self.cnn_weights])
@@ -229,16 +237,19 @@ def prepare(
         droot = folder / "davis"
         _write_frames(video, droot, (wh, ww), p.jpeg_quality, quiet)
         seqs = [SEQUENCE]
+        ex = make_executor("process", p.workers) if p.workers > 1 else None
         flow, sp, ft, gr = (str(folder / f"{n}.zarr") for n in
                             ("flow", "superpixels", "features", "graphs"))  # fmt: skip
         build_flow_store(str(droot), flow, method=p.flow_method, preset=p.flow_preset,
-                         scale=p.flow_scale, dtype=p.flow_dtype, sequences=seqs, quiet=quiet)
-        build_superpixel_store(str(droot), sp, flow, p.superpixels, sequences=seqs, quiet=quiet)
+                         scale=p.flow_scale, dtype=p.flow_dtype, sequences=seqs, quiet=quiet,
+                         executor=ex)  # fmt: skip
+        build_superpixel_store(str(droot), sp, flow, p.superpixels, sequences=seqs, quiet=quiet,
+                               executor=ex)  # fmt: skip
         build_feature_store(str(droot), ft, sp, flow, descriptor=p.descriptor,
                             cnn_weights=p.cnn_weights, cnn_layer=p.cnn_layer, dtype=p.dtype,
-                            sequences=seqs, quiet=quiet)  # fmt: skip
+                            sequences=seqs, quiet=quiet, executor=ex)  # fmt: skip
         build_graph_store(gr, sp, ft, flow, seqs, min_flow_weight=p.min_flow_weight,
-                          dtype=p.dtype, quiet=quiet)  # fmt: skip
+                          dtype=p.dtype, quiet=quiet, executor=ex)  # fmt: skip
         seconds = time.perf_counter() - t0
         meta = {
             "version": CACHE_VERSION, "source": str(video.path), "kind": video.kind,
