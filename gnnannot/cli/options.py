@@ -48,9 +48,9 @@ def work_height_option(what: str) -> Any:
 def workers_option() -> Any:
     """``--workers``: processes that preprocess the video (its frames in chunks)."""
     return typer.Option(
-        2, "--workers", min=1,
+        1, "--workers", min=1,
         help="Processes that preprocess the video, its frames split in chunks (1 = serial; "
-        "the cached result is the same).")
+        "the cached result is the same; try 2+ on an idle multi-core machine).")
 
 
 def cache_dir_option(extra: str = "") -> Any:

@@ -91,7 +91,7 @@ class PrepParams:
     min_flow_weight: float = 0.05
     dtype: str = "float16"
     jpeg_quality: int = 95
-    workers: int = 2
+    workers: int = 1  # 2 measured 0.80x on a shared 2-core machine (metrics/one_video_prep.json)
 
     def __post_init__(self) -> None:
         if self.work_height is not None and self.work_height < 0:
