@@ -1,26 +1,66 @@
 #!/usr/bin/env bash
-# Mutation testing of one core module (issue 19, item 3): bash scripts/mutation.sh MODULE
-# MODULE is a key of [tool.gnnannot.mutation] in pyproject.toml (metrics, seeds, atomic, ...).
-# Runs in a scratch copy so the per-module config never touches the worktree; prints
-# mutmut's result counts. Needs the venv (mutmut 3.8.1). Slow: run under nice, one at a time.
+# Mutation testing of one core module (issue 19, item 3):
+#   PYTHON=/work/main/.venv/bin/python bash scripts/mutation.sh MODULE [LABEL]
+# MODULE is a key of [tool.gnnannot.mutation] in pyproject.toml: the source file to mutate,
+# then the fast test files that exercise it (files that do not exist yet are left out, so
+# a "before" run can use the same list). Runs in a scratch copy
+# /tmp/gnnannot-mutation-MODULE-LABEL (LABEL default "run") so the per-module config never
+# touches the worktree; writes there results.txt (every mutant's status), survivors.txt
+# (the diff of every survivor) and counts.json, and prints the counts. Needs mutmut 3.x
+# (tested with 3.8.1). Slow: runs under nice, one mutant at a time.
+# Hypothesis tests run with the derandomised "mutation" profile (tests/conftest.py).
 set -euo pipefail
-mod=${1:?usage: scripts/mutation.sh MODULE}
+mod=${1:?usage: scripts/mutation.sh MODULE [LABEL]}
+label=${2:-run}
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python}
-work=$(mktemp -d "/tmp/gnnannot-mutation-$mod.XXXX")
+bin=$(dirname "$py")
+work=/tmp/gnnannot-mutation-$mod-$label
+rm -rf "$work"
+mkdir -p "$work"
 cp -r "$root/gnnannot" "$root/tests" "$root/pyproject.toml" "$work/"
 cd "$work"
 "$py" - "$mod" <<'PY'
-import sys, tomllib, pathlib
+import pathlib
+import sys
+import tomllib
+
 p = pathlib.Path("pyproject.toml")
 cfg = tomllib.loads(p.read_text())
-src, *tests = cfg["tool"]["gnnannot"]["mutation"][sys.argv[1]]
+entry = cfg["tool"]["gnnannot"]["mutation"].get(sys.argv[1])
+if entry is None:
+    sys.exit(f"mutation.sh: no module {sys.argv[1]!r} in [tool.gnnannot.mutation] "
+             f"(known: {sorted(cfg['tool']['gnnannot']['mutation'])})")
+src, *tests = entry
+tests = [t for t in tests if pathlib.Path(t).exists()]
+if not tests:
+    sys.exit(f"mutation.sh: none of the test files of {sys.argv[1]!r} exists")
+print(f"mutating {src} with {tests}")
 text = p.read_text().replace(
     "[tool.mutmut]\n",
     f"[tool.mutmut]\nonly_mutate = [{src!r}]\npytest_add_cli_args_test_selection = {tests!r}\n", 1)
 p.write_text(text.replace("'", '"'))
 PY
-env -u PYTHONPATH nice -n 10 "$(dirname "$py")/mutmut" run --max-children 1 || true
-nice -n 10 "$(dirname "$py")/mutmut" results --all true > "$work/results.txt" 2>&1 || true
-echo "mutants: $(grep -c ': ' "$work/results.txt") in $work/results.txt"
-grep -o ': [a-z ]*$' "$work/results.txt" | sort | uniq -c
+export HYPOTHESIS_PROFILE=mutation
+start=$(date +%s)
+env -u PYTHONPATH nice -n 15 "$bin/mutmut" run --max-children 1 > run.log 2>&1 || true
+env -u PYTHONPATH "$bin/mutmut" results --all true > results.txt 2>&1 || true
+: > survivors.txt
+for m in $(grep ': survived$' results.txt | sed 's/^ *//; s/: survived$//'); do
+  { echo "## $m"; env -u PYTHONPATH "$bin/mutmut" show "$m" 2>/dev/null | grep -E '^[-+][^-+]' || true; } >> survivors.txt
+done
+"$py" - "$mod" "$label" "$(( $(date +%s) - start ))" <<'PY'
+import collections
+import json
+import sys
+
+counts = collections.Counter(
+    line.rsplit(": ", 1)[1].strip() for line in open("results.txt") if ": " in line)
+total = sum(counts.values())
+killed = counts["killed"] + counts["timeout"]
+out = {"module": sys.argv[1], "label": sys.argv[2], "total": total, "killed": killed,
+       "counts": dict(counts), "seconds": int(sys.argv[3])}
+json.dump(out, open("counts.json", "w"), indent=1)
+print(json.dumps(out))
+PY
+echo "details: $work/results.txt, $work/survivors.txt"
