@@ -178,7 +178,8 @@ def test_scribbles_rasterise_inside_the_frame(strk, h, w) -> None:
     path, k = strk[0]
     one = rasterize_frame([{"path": [list(p) for p in path], "object_id": k}], h, w)
     pix = [_pixel(x, y, h, w) for x, y in path]
-    longest = sum(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(pix, pix[1:]))
+    longest = sum(max(abs(a[0] - b[0]), abs(a[1] - b[1]))
+                  for a, b in zip(pix, pix[1:], strict=False))
     assert 1 <= int((one != NO_STROKE).sum()) <= longest + 1
     # through the scribble dict: the same image, on its frame only
     scribble = {"scribbles": [[], frame], "sequence": "p"}
@@ -200,7 +201,8 @@ def test_rasterise_hand_computed_line_and_overwrite() -> None:
     # a shallow line (4 steps in x, 1 in y) rounds its minor steps half up
     img = rasterize_frame([{"path": [[0, 0], [1, 0.25]], "object_id": 2}], 5, 5)
     ys, xs = np.nonzero(img == 2)
-    assert sorted(zip(xs.tolist(), ys.tolist())) == [(0, 0), (1, 0), (2, 1), (3, 1), (4, 1)]
+    got = sorted(zip(xs.tolist(), ys.tolist(), strict=True))
+    assert got == [(0, 0), (1, 0), (2, 1), (3, 1), (4, 1)]
     with pytest.raises(DataError, match="invalid size"):
         rasterize_scribbles({"scribbles": [frame]}, 0, 5)
     with pytest.raises(DataError, match="outside|\\[0, 1\\]"):
