@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from gnnannot.errors import DataError
 from gnnannot.ivos.metrics import (
     batched_f_measure,
     batched_jaccard,
@@ -180,3 +181,45 @@ def test_boundary_map_matches_the_rule(mask) -> None:
     for y, x in ref_boundary(mask):
         want[y, x] = True
     np.testing.assert_array_equal(boundary_map(mask), want)
+
+
+def test_bound_pix_uses_both_sides_of_the_frame() -> None:
+    """0.008 x diagonal: 300x400 (diagonal 500) gives 4 px, so two single pixels 5 px
+    apart do not match; in either orientation (a radius from one side alone, e.g.
+    hypot(400, 400) = 566 -> 5 px, would match them)."""
+    for shape, step in (((300, 400), (0, 5)), ((400, 300), (5, 0))):
+        gt = np.zeros(shape, bool)
+        gt[100, 100] = True
+        five = np.zeros_like(gt)
+        five[100 + step[0], 100 + step[1]] = True
+        assert f_measure(gt, five) == pytest.approx(ref_f(gt, five))
+        assert f_measure(gt, five) < 1.0
+        stack = np.stack([gt, five]).astype(np.uint8)
+        assert batched_f_measure(stack[:1], stack[1:], [1])[0, 0] < 1.0
+
+
+def test_input_errors_name_the_problem() -> None:
+    with pytest.raises(DataError, match=r"predicted masks must have shape \(T, H, W\), "
+                                        r"found \(4, 4\)"):
+        batched_jaccard(np.zeros((1, 4, 4)), np.zeros((4, 4)))
+    with pytest.raises(DataError, match=r"ground-truth masks must have shape \(T, H, W\), "
+                                        r"found \(4,\)"):
+        batched_f_measure(np.zeros(4), np.zeros((1, 4, 4)))
+    with pytest.raises(DataError, match=r"f_measure needs two \(H, W\) masks of the same "
+                                        r"shape, found \(2, 3, 3\) and \(2, 3, 3\)"):
+        f_measure(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)))
+    with pytest.raises(DataError, match=r"found \(3, 3\) and \(3, 4\)"):
+        f_measure(np.zeros((3, 3)), np.zeros((3, 4)))
+
+
+def test_non_boolean_inputs_are_masks() -> None:
+    """Integer masks (0/1 or 0/k) mean the same as booleans; outputs are booleans."""
+    m = np.zeros((5, 6), np.uint8)
+    m[1:3, 2:5] = 7
+    b = boundary_map(m)
+    assert b.dtype == np.bool_
+    np.testing.assert_array_equal(b, boundary_map(m > 0))
+    other = np.zeros_like(m)
+    other[1:4, 2:5] = 3
+    assert jaccard(m, other) == pytest.approx(6 / 9)
+    assert f_measure(m, other, bound_th=1) == pytest.approx(f_measure(m > 0, other > 0, 1))
