@@ -13,6 +13,10 @@
 # deterministic sample for slow modules: SAMPLE='*[05]' = every mutant whose number ends
 # in 0 or 5 (one in five); the counts then cover the sample only ("not checked" is left
 # out).
+# RERUN=1 reuses the scratch copy of an earlier run of the same MODULE and LABEL: copies
+# the current tests/ into it and reruns only the mutants that survived or had no tests
+# there (mutmut first collects the coverage of the new tests); the counts are those of
+# the whole run, earlier kills kept (valid because tests are only ever added).
 set -euo pipefail
 mod=${1:?usage: scripts/mutation.sh MODULE [LABEL]}
 label=${2:-run}
@@ -20,11 +24,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python}
 bin=$(dirname "$py")
 work=/tmp/gnnannot-mutation-$mod-$label
-rm -rf "$work"
-mkdir -p "$work"
-cp -r "$root/gnnannot" "$root/tests" "$root/pyproject.toml" "$work/"
-cd "$work"
-"$py" - "$mod" <<'PY'
+names=()
+if [ -n "${RERUN:-}" ]; then
+  [ -f "$work/results.txt" ] || { echo "mutation.sh: RERUN needs an earlier run in $work" >&2; exit 2; }
+  rm -rf "$work/tests"
+  cp -r "$root/tests" "$work/"
+  cd "$work"
+  mapfile -t names < <(grep -E ': (survived|no tests)$' results.txt | sed 's/^ *//; s/: [a-z ]*$//')
+  echo "rerunning ${#names[@]} mutants with the current tests"
+else
+  rm -rf "$work"
+  mkdir -p "$work"
+  cp -r "$root/gnnannot" "$root/tests" "$root/pyproject.toml" "$work/"
+  cd "$work"
+  "$py" - "$mod" <<'PY'
 import pathlib
 import sys
 import tomllib
@@ -45,11 +58,14 @@ text = p.read_text().replace(
     f"[tool.mutmut]\nonly_mutate = [{src!r}]\npytest_add_cli_args_test_selection = {tests!r}\n", 1)
 p.write_text(text.replace("'", '"'))
 PY
+  if [ -n "${SAMPLE:-}" ]; then names=("$SAMPLE"); fi
+fi
 export HYPOTHESIS_PROFILE=mutation
 start=$(date +%s)
-sample=()
-if [ -n "${SAMPLE:-}" ]; then sample=("$SAMPLE"); fi
-env -u PYTHONPATH nice -n 15 "$bin/mutmut" run --max-children 1 "${sample[@]}" > run.log 2>&1 || true
+if [ -z "${RERUN:-}" ] || [ ${#names[@]} -gt 0 ]; then
+  env -u PYTHONPATH nice -n 15 "$bin/mutmut" run --max-children 1 "${names[@]}" \
+    > "run${RERUN:+-rerun}.log" 2>&1 || true
+fi
 env -u PYTHONPATH "$bin/mutmut" results --all true > results.txt 2>&1 || true
 : > survivors.txt
 for m in $(grep ': survived$' results.txt | sed 's/^ *//; s/: survived$//'); do
@@ -66,9 +82,12 @@ counts = collections.Counter(
 counts.pop("not checked", None)
 total = sum(counts.values())
 killed = counts["killed"] + counts["timeout"]
-out = {"module": sys.argv[1], "label": sys.argv[2], "sample": os.environ.get("SAMPLE") or "all",
-       "total": total, "killed": killed,
-       "counts": dict(counts), "seconds": int(sys.argv[3])}
+old = json.load(open("counts.json")) if os.environ.get("RERUN") else {}
+out = {"module": sys.argv[1], "label": sys.argv[2],
+       "sample": old.get("sample") or os.environ.get("SAMPLE") or "all",
+       "total": total, "killed": killed, "counts": dict(counts),
+       "seconds": int(sys.argv[3]) + int(old.get("seconds", 0)),
+       "reruns": int(old.get("reruns", 0)) + bool(os.environ.get("RERUN"))}
 json.dump(out, open("counts.json", "w"), indent=1)
 print(json.dumps(out))
 PY
