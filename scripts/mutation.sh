@@ -24,19 +24,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python}
 bin=$(dirname "$py")
 work=/tmp/gnnannot-mutation-$mod-$label
-names=()
-if [ -n "${RERUN:-}" ]; then
-  [ -f "$work/results.txt" ] || { echo "mutation.sh: RERUN needs an earlier run in $work" >&2; exit 2; }
-  rm -rf "$work/tests"
-  cp -r "$root/tests" "$work/"
-  cd "$work"
-  mapfile -t names < <(grep -E ': (survived|no tests)$' results.txt | sed 's/^ *//; s/: [a-z ]*$//')
-  echo "rerunning ${#names[@]} mutants with the current tests"
-else
-  rm -rf "$work"
-  mkdir -p "$work"
-  cp -r "$root/gnnannot" "$root/tests" "$root/pyproject.toml" "$work/"
-  cd "$work"
+configure() {  # this module's [tool.mutmut] in the scratch copy's pyproject.toml
+  cp "$root/pyproject.toml" .
   "$py" - "$mod" <<'PY'
 import pathlib
 import sys
@@ -58,6 +47,23 @@ text = p.read_text().replace(
     f"[tool.mutmut]\nonly_mutate = [{src!r}]\npytest_add_cli_args_test_selection = {tests!r}\n", 1)
 p.write_text(text.replace("'", '"'))
 PY
+}
+names=()
+if [ -n "${RERUN:-}" ]; then
+  [ -f "$work/results.txt" ] || { echo "mutation.sh: RERUN needs an earlier run in $work" >&2; exit 2; }
+  rm -rf "$work/tests"
+  cp -r "$root/tests" "$work/"
+  cd "$work"
+  configure  # the module's current test list (new test files included)
+  mapfile -t names < <(grep -E ': (survived|no tests)$' results.txt | sed 's/^ *//; s/: [a-z ]*$//')
+  cp results.txt results.before-rerun.txt  # merged below: a changed config resets mutmut's
+  echo "rerunning ${#names[@]} mutants with the current tests"
+else
+  rm -rf "$work"
+  mkdir -p "$work"
+  cp -r "$root/gnnannot" "$root/tests" "$work/"
+  cd "$work"
+  configure
   if [ -n "${SAMPLE:-}" ]; then names=("$SAMPLE"); fi
 fi
 export HYPOTHESIS_PROFILE=mutation
@@ -67,6 +73,24 @@ if [ -z "${RERUN:-}" ] || [ ${#names[@]} -gt 0 ]; then
     > "run${RERUN:+-rerun}.log" 2>&1 || true
 fi
 env -u PYTHONPATH "$bin/mutmut" results --all true > results.txt 2>&1 || true
+if [ -n "${RERUN:-}" ]; then  # earlier verdicts, overlaid with the rerun mutants' new ones
+  "$py" - <<'PY'
+def read(path):
+    out = {}
+    for line in open(path):
+        if ": " in line:
+            name, status = line.strip().rsplit(": ", 1)
+            out[name] = status
+    return out
+
+merged = read("results.before-rerun.txt")
+for name, status in read("results.txt").items():
+    if status != "not checked":
+        merged[name] = status
+with open("results.txt", "w") as fh:
+    fh.writelines(f"    {n}: {s}\n" for n, s in merged.items())
+PY
+fi
 : > survivors.txt
 for m in $(grep ': survived$' results.txt | sed 's/^ *//; s/: survived$//'); do
   { echo "## $m"; env -u PYTHONPATH "$bin/mutmut" show "$m" 2>/dev/null | grep -E '^[-+][^-+]' || true; } >> survivors.txt
