@@ -223,3 +223,13 @@ def test_non_boolean_inputs_are_masks() -> None:
     other[1:4, 2:5] = 3
     assert jaccard(m, other) == pytest.approx(6 / 9)
     assert f_measure(m, other, bound_th=1) == pytest.approx(f_measure(m > 0, other > 0, 1))
+
+
+def test_default_object_ids_are_those_of_the_ground_truth() -> None:
+    gt = np.zeros((2, 6, 6), np.uint8)
+    gt[:, 1:3, 1:3] = 2
+    gt[1, 4:, 4:] = 255  # void: never an object
+    pred = np.zeros_like(gt)
+    pred[0, 1:3, 1:3] = 2
+    np.testing.assert_array_equal(batched_f_measure(gt, pred), [[1.0, 0.0]])
+    np.testing.assert_array_equal(batched_jaccard(gt, pred), [[1.0, 0.0]])
