@@ -20,7 +20,7 @@
 set -euo pipefail
 mod=${1:?usage: scripts/mutation.sh MODULE [LABEL]}
 label=${2:-run}
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=${MUTATION_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}  # the checkout to copy
 py=${PYTHON:-python}
 bin=$(dirname "$py")
 work=/tmp/gnnannot-mutation-$mod-$label
