@@ -9,6 +9,8 @@ count as not killed."""
 from __future__ import annotations
 
 import argparse
+import collections
+import fnmatch
 import json
 import tomllib
 from pathlib import Path
@@ -16,9 +18,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(module: str, label: str) -> dict | None:
-    path = Path(f"/tmp/gnnannot-mutation-{module}-{label}/counts.json")
-    return json.loads(path.read_text()) if path.is_file() else None
+def _load(module: str, label: str, sample: str | None = None) -> dict | None:
+    """counts.json of a run; with ``sample`` (an fnmatch pattern), the counts of a full
+    run's results.txt restricted to the mutants the pattern names (to compare a full
+    "before" run with a sampled "after" one on the same mutants)."""
+    folder = Path(f"/tmp/gnnannot-mutation-{module}-{label}")
+    if not (folder / "counts.json").is_file():
+        return None
+    counts = json.loads((folder / "counts.json").read_text())
+    if not sample or counts.get("sample", "all") != "all":
+        return counts
+    statuses = collections.Counter()
+    for line in (folder / "results.txt").read_text().splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name and status != "not checked" and fnmatch.fnmatch(name, sample):
+            statuses[status] += 1
+    return {**counts, "sample": f"{sample} (of a full run)", "counts": dict(statuses),
+            "total": sum(statuses.values()),
+            "killed": statuses["killed"] + statuses["timeout"]}
 
 
 def main() -> None:
@@ -33,8 +50,11 @@ def main() -> None:
     for module, (src, *tests) in cfg.items():
         row: dict = {"source": src, "tests": tests}
         cells = []
+        after = _load(module, args.after)
+        after_sample = None if after is None or after.get("sample", "all") == "all" else \
+            after["sample"]
         for key, label in (("before", args.before), ("after", args.after)):
-            c = _load(module, label)
+            c = _load(module, label, after_sample if key == "before" else None)
             if c is None:
                 row[key] = None
                 cells.append("not measured")
