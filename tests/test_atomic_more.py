@@ -193,3 +193,50 @@ def test_write_json(tmp_path: Path) -> None:
     stale.write_text("{")
     write_json(path, [])
     assert json.loads(path.read_text()) == [] and not stale.exists()
+
+
+def _child(code: str) -> subprocess.Popen:
+    """A Python child that runs ``code`` then prints "ready" and sleeps."""
+    proc = subprocess.Popen([sys.executable, "-c", code + "\nprint('ready', flush=True)\n"
+                             "import time\ntime.sleep(60)"], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_pid_alive_sends_no_signal(tmp_path: Path) -> None:
+    """Signal 0 only checks existence: a child that records any SIGHUP gets none."""
+    flag = tmp_path / "hup"
+    proc = _child(f"import signal, pathlib\nsignal.signal(signal.SIGHUP, lambda *a: "
+                  f"pathlib.Path({str(flag)!r}).write_text('hup'))")  # fmt: skip
+    try:
+        assert pid_alive(proc.pid)
+        import time
+
+        time.sleep(0.3)
+        assert not flag.exists()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pid_alive_reads_the_state_after_the_last_parenthesis() -> None:
+    """/proc/PID/stat is "pid (comm) state ...", and comm may hold ") Z (" itself."""
+    proc = _child("open('/proc/self/comm', 'w').write('x) Z (y')")
+    try:
+        with open(f"/proc/{proc.pid}/stat") as fh:
+            assert ") Z (" in fh.read()
+        assert pid_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pid_alive_when_proc_is_unreadable(monkeypatch) -> None:
+    """The process exists but its /proc entry cannot be read: counted alive (a live
+    writer's temporaries must never be deleted)."""
+    def unreadable(*_a, **_k):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(atomic, "open", unreadable, raising=False)
+    assert pid_alive(os.getpid())
