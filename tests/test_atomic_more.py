@@ -240,3 +240,12 @@ def test_pid_alive_when_proc_is_unreadable(monkeypatch) -> None:
 
     monkeypatch.setattr(atomic, "open", unreadable, raising=False)
     assert pid_alive(os.getpid())
+
+
+def test_pid_alive_for_another_users_process(monkeypatch) -> None:
+    """Signalling another user's process fails with PermissionError: it exists (alive)."""
+    def denied(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "kill", denied)
+    assert pid_alive(12345)
