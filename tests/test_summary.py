@@ -137,3 +137,8 @@ def test_interaction_rows_and_plot_files(tmp_path) -> None:
     empty = write_plot_data(tmp_path / "empty", rep.iloc[:0], s)
     assert list(pd.read_csv(empty["per_interaction"]).columns) == [
         "interaction", "J", "F", "J_AND_F", "time"]
+
+
+def test_curve_rows_refuse_a_ragged_curve() -> None:
+    with pytest.raises(ValueError):
+        curve_rows({"curve": {"time": [0.0, 1.0], "J": [0.0]}})
