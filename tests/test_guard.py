@@ -176,3 +176,38 @@ def test_verify_group_decodes_every_chunk(tmp_path: Path) -> None:
     (path / "x" / "c" / "0" / "0").unlink()
     assert guard.verify_group(path, ["x"]) == [
         "array 'x': 1 chunk file(s) missing (c/0/0...)"]  # structural problems first
+
+
+def test_on_wait_names_the_store_and_the_owner(tmp_path: Path, capsys) -> None:
+    guard._on_wait(Path("data/flow.zarr"), "pid 4242")
+    guard._on_wait(Path("data/flow.zarr"), "")
+    err = capsys.readouterr().err.split("\n")
+    assert err[0] == "data/flow.zarr: waiting for another writer (pid 4242) to finish"
+    assert err[1] == "data/flow.zarr: waiting for another writer (unknown pid) to finish"
+
+
+def test_verify_group_checks_listed_arrays_and_names_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "g"
+    grp = _group(path)
+    grp.attrs["arrays"] = ["x"]  # listed, not required by the caller
+    chunk = path / "x" / "c" / "1" / "0"
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    try:  # the error reading that chunk raises, independently of verify_group
+        zarr.open_group(str(path), mode="r")["x"][2:4]
+    except Exception as exc:  # noqa: BLE001 - whatever the codec raises
+        want = type(exc).__name__
+    (problem,) = guard.verify_group(path, [])
+    assert problem.startswith(f"array 'x': chunk at 2 is corrupt ({want}: ")
+    assert want != "NoneType"
+
+
+def test_require_sound_joins_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "g"
+    _group(path)
+    with pytest.raises(DataError) as exc:
+        guard.require_sound(path, ["y", "z"], "store/b")
+    assert str(exc.value) == ("store/b: damaged group: array 'y' missing; "
+                              "array 'z' missing")  # fmt: skip
+    guard.require_sound(path, ["x"], "store/b")  # sound: no error
