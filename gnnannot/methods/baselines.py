@@ -207,7 +207,7 @@ def seeded_walker_probs(
         prior[:, 0] += background_weight
         weight += background_weight
     if prev_labels is not None and prior_weight > 0:
-        prior[np.arange(n), prev_labels] = prior_weight
+        prior[np.arange(n), prev_labels] += prior_weight  # adds to the other priors
         weight += prior_weight
     soft = seeds.soft_nodes
     if soft.size and soft_seed_weight > 0:
