@@ -211,3 +211,21 @@ def test_require_sound_joins_every_problem(tmp_path: Path) -> None:
     assert str(exc.value) == ("store/b: damaged group: array 'y' missing; "
                               "array 'z' missing")  # fmt: skip
     guard.require_sound(path, ["x"], "store/b")  # sound: no error
+
+
+def test_clean_temporaries_goes_past_other_entries(tmp_path: Path) -> None:
+    """Entries that are not temporaries (sorted before them) are skipped, not the end."""
+    store = tmp_path / "s.zarr"
+    dead = _dead_pid()
+    for name in (".aaa-cache", f".tmp-a-{dead}-aaaaaaaa"):
+        (store / name).mkdir(parents=True)
+    (store / ".a-note").write_text("x")
+    assert guard.clean_temporaries(store) == [f".tmp-a-{dead}-aaaaaaaa"]
+    assert sorted(p.name for p in store.iterdir()) == [".a-note", ".aaa-cache"]
+
+
+def test_missing_chunks_of_an_array_with_a_unit_axis(tmp_path: Path) -> None:
+    path = tmp_path / "g"
+    grp = _group(path, shape=(1, 6), chunks=(1, 3))
+    (path / "x" / "c" / "0" / "1").unlink()
+    assert guard.missing_chunks(grp["x"]) == ["c/0/1"]
