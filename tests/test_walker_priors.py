@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from gnnannot.interaction.seeds import SeedState
+from gnnannot.ivos.session import VideoData
 from gnnannot.methods.baselines import (
     AppearanceModel,
+    NearestSeed,
+    RandomWalker,
     appearance_label_probs,
     colour_laplacian,
     seeded_walker_probs,
@@ -160,3 +163,53 @@ def test_appearance_votes_of_certain_models_stay_finite() -> None:
     q = appearance_label_probs(desc, hits, l2=1e-6)
     assert np.isfinite(q).all()
     np.testing.assert_allclose(q[15], [1e-4, 1 - 1e-4], rtol=1e-3)
+
+
+def _video() -> VideoData:
+    return VideoData("c", np.zeros((1, 1, W, 3), np.uint8), 1)
+
+
+def test_random_walker_uses_its_previous_labels_and_background_prior() -> None:
+    """Second interaction of the method: its probabilities are the dense solution with
+    the first interaction's labels as prior (weight prior_weight) plus the background
+    prior; flow_scale/overlap do not matter on this spatial-only chain."""
+    g = _chain()
+    m = RandomWalker(lambda s: g, beta=1.0, prior_weight=0.3, background_weight=0.02,
+                     soft_seed_weight=0.0, eps=0.0, tol=1e-12)  # fmt: skip
+    m.start(_video())
+    m.seeds.add({"scribbles": [[_stroke(0, 1), _stroke(10, 0)]], "sequence": "c"})
+    first = m.predict_nodes()
+    lap = colour_laplacian(g, 1.0).toarray()
+    lam = np.full(N, 0.02)
+    p = np.c_[np.ones(N), np.zeros(N)]
+    np.testing.assert_allclose(m._probs, _dense(lap, m.seeds.seed, lam, p), atol=1e-9)
+    m.seeds.add({"scribbles": [[_stroke(4, 1)]], "sequence": "c"})  # node 2: object
+    m.predict_nodes()
+    num = np.c_[np.full(N, 0.02), np.zeros(N)]
+    num[np.arange(N), first] += 0.3
+    lam = np.full(N, 0.32)
+    np.testing.assert_allclose(m._probs, _dense(lap, m.seeds.seed, lam, num / lam[:, None]),
+                               atol=1e-9)  # fmt: skip
+
+
+def test_nearest_seed_with_an_isolated_node_and_unpainted_scribbles() -> None:
+    """The last node has no edge (never reached: background); with paint_scribbles
+    False a scribbled pixel keeps its node's label."""
+    g = _chain()
+    keep = g.edge_index.max(axis=0) < N - 1  # drop node 5's edges
+    g.edge_index = g.edge_index[:, keep]
+    g.edge_type, g.edge_weight = g.edge_type[keep], g.edge_weight[keep]
+    g.edge_features = g.edge_features[keep]
+    m = NearestSeed(lambda s: g, mixed_seeds="latest", paint_scribbles=False)
+    m.start(_video())
+    masks = m.interact({"scribbles": [[_stroke(0, 1)]], "sequence": "c"})
+    assert m.predict_nodes().tolist() == [1, 1, 1, 1, 1, 0]
+    # node 0's other pixel now scribbled background: "latest" gives node 0 background,
+    # and pixel 0 (object 1 before) is not painted back
+    masks = m.interact({"scribbles": [[_stroke(1, 0)]], "sequence": "c"})
+    assert masks[0, 0, :2].tolist() == [0, 0]
+    painted = NearestSeed(lambda s: g, mixed_seeds="latest")
+    painted.start(_video())
+    painted.interact({"scribbles": [[_stroke(0, 1)]], "sequence": "c"})
+    masks = painted.interact({"scribbles": [[_stroke(1, 0)]], "sequence": "c"})
+    assert masks[0, 0, :2].tolist() == [1, 0]  # painted: the scribbled pixels' labels
