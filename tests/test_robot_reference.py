@@ -18,6 +18,7 @@ from skimage.morphology import disk, medial_axis
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.ivos.robot import (
     ScribbleRobot,
+    _heap_select,
     _LegacyPermutation,
     _nth_element,
     bezier_curve,
@@ -112,6 +113,26 @@ def test_nth_element_partitions_like_sorting(keys, data) -> None:
     assert arr[nth] == want
     assert all(keys[a] < keys[want] for a in arr[first:nth])
     assert all(keys[a] > keys[want] for a in arr[nth + 1:last])
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(-50, 50), min_size=2, max_size=60, unique=True), st.data())
+def test_heap_select_keeps_the_smallest_as_a_max_heap(keys, data) -> None:
+    """libstdc++'s __heap_select (introselect's fallback): afterwards arr[first:middle]
+    holds the middle - first smallest keys of arr[first:last] as a max-heap."""
+    n = len(keys)
+    first = data.draw(st.integers(0, n - 2))
+    last = data.draw(st.integers(first + 2, n))
+    middle = data.draw(st.integers(first + 1, last))
+    arr = list(range(n))
+    _heap_select(arr, first, middle, last, keys)
+    assert arr[:first] == list(range(first)) and arr[last:] == list(range(last, n))
+    assert sorted(arr[first:last]) == list(range(first, last))
+    smallest = sorted(range(first, last), key=keys.__getitem__)[: middle - first]
+    assert set(arr[first:middle]) == set(smallest)
+    heap = [keys[a] for a in arr[first:middle]]
+    for i in range(1, len(heap)):
+        assert heap[(i - 1) // 2] >= heap[i]  # max-heap: a parent >= its children
 
 
 # ----------------------------------------------------------------------------- skeleton
@@ -257,5 +278,5 @@ def test_interact_defaults_and_normalised_paths() -> None:
         robot.interact("s", pred, gt, 1, frame=3)
     with pytest.raises(DataError, match=r"frame -1 outside"):
         robot.interact("s", pred, gt, 1, frame=-1)
-    with pytest.raises(DataError, match=r"\(T, H, W\)"):
+    with pytest.raises(DataError, match=r"^robot: predicted masks have shape .*\(T, H, W\)"):
         robot.interact("s", pred[0], gt[0], 1)
