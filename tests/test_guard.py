@@ -229,3 +229,31 @@ def test_missing_chunks_of_an_array_with_a_unit_axis(tmp_path: Path) -> None:
     grp = _group(path, shape=(1, 6), chunks=(1, 3))
     (path / "x" / "c" / "0" / "1").unlink()
     assert guard.missing_chunks(grp["x"]) == ["c/0/1"]
+
+
+def test_compressors_byte_shuffle() -> None:
+    from zarr.codecs import BloscShuffle
+
+    blosc, _ = guard.compressors()
+    assert blosc.shuffle == BloscShuffle.shuffle  # byte shuffle, not chosen per dtype
+
+
+def test_missing_chunks_of_an_array_at_the_store_root(tmp_path: Path) -> None:
+    path = tmp_path / "root_array"
+    arr = zarr.create_array(str(path), shape=(4,), chunks=(2,), dtype="int8",
+                            config=guard.ARRAY_CONFIG)  # fmt: skip
+    arr[...] = 1
+    assert arr.path == "" and guard.missing_chunks(arr) == []
+    (path / "c" / "1").unlink()
+    assert guard.missing_chunks(zarr.open_array(str(path), mode="r")) == ["c/1"]
+
+
+def test_unreadable_group_names_the_error_type(tmp_path: Path) -> None:
+    path = tmp_path / "g"
+    _group(path)
+    (path / "zarr.json").write_text("{not json")
+    try:
+        zarr.open_group(str(path), mode="r", zarr_format=3)
+    except Exception as exc:  # noqa: BLE001 - whatever zarr raises for it
+        want = type(exc).__name__
+    assert guard.check_group(path, ["x"])[0].startswith(f"group unreadable ({want}: ")
