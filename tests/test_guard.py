@@ -257,3 +257,24 @@ def test_unreadable_group_names_the_error_type(tmp_path: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - whatever zarr raises for it
         want = type(exc).__name__
     assert guard.check_group(path, ["x"])[0].startswith(f"group unreadable ({want}: ")
+
+
+def test_clean_temporaries_survives_a_temporary_removed_meanwhile(tmp_path, monkeypatch):
+    """Another cleaner deletes a dead writer's temporary first (a race between two
+    writers' clean-ups): the second deletion must not fail the run."""
+    import shutil
+
+    store = tmp_path / "s.zarr"
+    dead = _dead_pid()
+    for name in (f".tmp-a-{dead}-aaaaaaaa", f".tmp-b-{dead}-bbbbbbbb"):
+        (store / name).mkdir(parents=True)
+    real = shutil.rmtree
+
+    def raced(path, *args, **kwargs):
+        real(path)  # the other cleaner was faster
+        return real(path, *args, **kwargs)  # raises unless errors are ignored
+
+    monkeypatch.setattr(guard.shutil, "rmtree", raced)
+    assert guard.clean_temporaries(store) == [f".tmp-a-{dead}-aaaaaaaa",
+                                              f".tmp-b-{dead}-bbbbbbbb"]  # fmt: skip
+    assert list(store.iterdir()) == []
