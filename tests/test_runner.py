@@ -172,3 +172,34 @@ def test_dataset_sequences_and_flow_fingerprint(tmp_path: Path) -> None:
     assert dataset_sequences(root, ["val"]) == ["a", "c"]
     assert dataset_sequences(root, ["val", "train"]) == ["a", "c", "b"]
     assert flow_fingerprint(None, "a") is None
+
+
+def test_log_line_and_executor_options(tmp_path: Path, monkeypatch, capsys) -> None:
+    from gnnannot.pipeline import executor as executor_mod
+
+    store = tmp_path / "toy.zarr"
+    values = {"a": 1, "b": 2}
+
+    def plan(seq: str) -> VideoTask:
+        fp = fingerprint("toy", seq, values[seq])
+        return VideoTask(seq, fp, (str(store), seq, values[seq], fp))
+
+    run_videos(store, name="toy", kind="toy", sequences=["a"], plan=plan, job=_job,
+               up_to_date=is_up_to_date, quiet=False)  # fmt: skip
+    run_videos(store, name="toy", kind="toy", sequences=["a", "b"], plan=plan, job=_job,
+               up_to_date=is_up_to_date, keep=["b"], quiet=False)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "toy: 1 to compute, 0 up to date, 0 removed" in err
+    # a is pruned first (not kept), then planned again with b: both computed
+    assert "toy: 2 to compute, 0 up to date, 1 removed" in err
+    made: list[dict[str, Any]] = []
+
+    class Recording(SerialExecutor):
+        def __init__(self, workers: int = 1, **options: Any) -> None:
+            super().__init__()
+            made.append({"workers": workers, **options})
+
+    monkeypatch.setitem(executor_mod._REGISTRY, "recording", Recording)
+    ex = ExecutorConfig.from_section({"kind": "recording", "workers": 3, "address": "x"},
+                                     "s").make()  # fmt: skip
+    assert isinstance(ex, Recording) and made == [{"workers": 3, "address": "x"}]
