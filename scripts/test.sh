@@ -29,4 +29,4 @@ if ! python -c "import davisinteractive" 2>/dev/null; then
     davisinteractive==1.0.4
 fi
 ruff check gnnannot stages tests benchmarks
-python -m pytest -q "$@"
+python -m pytest -q -rs "$@"  # -rs: every skip is listed with its reason

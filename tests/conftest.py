@@ -37,3 +37,16 @@ def write_png_frames() -> WritePng:
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty preprocessing-cache folder shared by the tests of one module."""
     return tmp_path_factory.mktemp("cache")
+
+
+# Hypothesis: the default profile for the test suite; "mutation" (HYPOTHESIS_PROFILE,
+# set by scripts/mutation.sh) runs fewer, derandomised examples per mutant.
+try:
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("default", max_examples=50, deadline=None)
+    _hyp_settings.register_profile("mutation", max_examples=20, deadline=None,
+                                   derandomize=True, database=None)
+    _hyp_settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "default"))
+except ImportError:  # hypothesis is in the lock; without it the property tests fail to import
+    pass

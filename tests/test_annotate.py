@@ -99,14 +99,16 @@ def test_first_interaction_matches_benchmark(session, synth, bench):
     assert pred.shape == (T, H, W) and pred.dtype == np.uint8
     j = mean_j(synth.masks, pred, synth.n_objects)
     assert j == pytest.approx(bench[1][1], abs=1e-6)
-    assert j > 0.2
+    print(f"first-interaction J {j:.4f}")
+    assert j > 0.27  # measured 0.294 (one first scribble on this synthetic video)
 
 
 def test_png_frames_close_to_benchmark(frames_dir, cache, scribble_json, synth, bench):
     """Lossless PNG frames (re-encoded as JPEG in the cache): J close to the benchmark's."""
     ann = Annotator(frames_dir, method="random_walker", cache_dir=cache)
     j = mean_j(synth.masks, ann.interact(scribble_json), synth.n_objects)
-    assert j == pytest.approx(bench[1][1], abs=0.1)
+    print(f"PNG-frame J {j:.4f}, benchmark {bench[1][1]:.4f}")
+    assert j == pytest.approx(bench[1][1], abs=0.01)  # measured difference 1e-4
 
 
 def test_second_scribble_improves(session, synth, bench, tmp_path):

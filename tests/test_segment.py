@@ -112,12 +112,16 @@ def expect_error(files, args: list, match: str, tmp_path: Path) -> None:
 def test_unreadable_video(files, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video at all" * 100)
-    expect_error(files, [bad, "-s", files["s1"]], "cannot", tmp_path)
-    expect_error(files, [tmp_path / "missing.mp4", "-s", files["s1"]], "not found", tmp_path)
+    # each message starts with the offending file (the README's promise), then the reason
+    expect_error(files, [bad, "-s", files["s1"]], f"{bad}: cannot", tmp_path)
+    missing = tmp_path / "missing.mp4"
+    expect_error(files, [missing, "-s", files["s1"]], f"{missing}: video file or frame "
+                 "folder not found", tmp_path)  # fmt: skip
     folder = tmp_path / "frames"
     folder.mkdir()
     (folder / "00000.png").write_bytes(b"garbage")
-    expect_error(files, [folder, "-s", files["s1"]], "cannot read image", tmp_path)
+    expect_error(files, [folder, "-s", files["s1"]], f"{folder / '00000.png'}: cannot read "
+                 "image", tmp_path)  # fmt: skip
 
 
 def test_scribble_size_mismatch(synth, files, tmp_path):

@@ -67,7 +67,29 @@ def test_layout_and_determinism(small_dataset: Path, tmp_path: Path) -> None:
     assert (other / "JPEGImages/480p/synth-train-000/00000.jpg").read_bytes() != a
 
 
-def test_video_independent_of_dataset_size() -> None:
+def test_video_independent_of_dataset_size(tmp_path: Path) -> None:
+    """A video's files depend on the seed and its name only: datasets of 1 + 2 and of
+    3 + 3 videos hold byte-identical files for the videos they share (frames, masks,
+    scribbles, any length drawn from a range), and the in-memory video is the same."""
+    tiny = dict(height=48, width=64, max_objects=2, n_frames=(3, 6), quality=90,
+                quiet=True, val_scribbles=2)
+    few, many = tmp_path / "few", tmp_path / "many"
+    syn.generate_dataset(few, seed=7, n_train=1, n_val=2, **tiny)
+    syn.generate_dataset(many, seed=7, n_train=3, n_val=3, **tiny)
+    assert read_split(many, "val")[:2] == read_split(few, "val")
+    shared = read_split(few, "train") + read_split(few, "val")
+    for seq in shared:
+        for sub in ("JPEGImages/480p", "Annotations/480p", "Scribbles"):
+            a, b = _tree_bytes(few / sub / seq), _tree_bytes(many / sub / seq)
+            assert a and a == b, (seq, sub)
+    lengths = {len(read_frames(few, seq)) for seq in shared}
+    assert lengths <= set(range(3, 7))
+    # another seed changes the shared videos (the check above is not vacuous)
+    other = tmp_path / "other"
+    syn.generate_dataset(other, seed=8, n_train=1, n_val=0, **tiny)
+    seq = read_split(few, "train")[0]
+    assert _tree_bytes(other / "JPEGImages/480p" / seq) != _tree_bytes(
+        few / "JPEGImages/480p" / seq)
     a = syn.make_video(7, "synth-val-001", with_flow=False, **SMALL)
     b = syn.make_video(7, "synth-val-001", with_flow=False, **SMALL)
     assert np.array_equal(a.frames, b.frames) and np.array_equal(a.masks, b.masks)

@@ -2,8 +2,8 @@
 
 A mask ``(H, W)`` is flattened in **column-major** (Fortran) order; ``counts`` are the
 lengths of alternating runs starting with a run of zeros (0 when the first pixel is set).
-The compressed string form is pycocotools' ``rleToString``: every count (from the third
-on, as the difference to the count two places before) is written in 5-bit groups, least
+The compressed string form is pycocotools' ``rleToString``: every count (from the fourth
+on, index > 2, as the difference to the count two places before) is written in 5-bit groups, least
 significant first, each group + 48 as one ASCII character, bit 0x20 = "more groups
 follow", bit 0x10 of the last group = sign.
 """

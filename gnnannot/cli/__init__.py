@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from gnnannot import __version__
 from gnnannot.cli import annotate as annotate_cli
@@ -48,12 +49,27 @@ def _root(
     """Fast interactive video object segmentation with graph neural networks."""
 
 
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Usage-error classes: typer >= 0.2x raises its vendored click's (``typer._click``),
+    older typer the ``click`` package's; both are recognised."""
+    classes: list[type[Exception]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = __import__(name, fromlist=["ClickException"])
+        except ImportError:
+            continue
+        classes.append(module.ClickException)
+    return tuple(classes)
+
+
 def main() -> None:
     """Console-script entry point: run the app, print gnnannot errors as one line."""
     try:
         rc = app(standalone_mode=False)  # click returns (not raises) Exit codes here
     except GnnAnnotError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        # one line whatever the terminal width (soft_wrap: no hard breaks inside a path),
+        # and the message verbatim (escape: a "[name]" in a path is not rich markup)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -61,9 +77,7 @@ def main() -> None:
         console.print("aborted")
         sys.exit(1)
     except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, _click_exceptions()):
             exc.show()
             sys.exit(exc.exit_code)
         raise

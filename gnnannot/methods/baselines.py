@@ -292,7 +292,7 @@ def seeded_walker_probs(
         prior[:, 0] += background_weight
         weight += background_weight
     if prev_labels is not None and prior_weight > 0:
-        prior[np.arange(n), prev_labels] = prior_weight
+        prior[np.arange(n), prev_labels] += prior_weight  # adds to the other priors
         weight += prior_weight
     if node_prior is not None:
         lab, w = np.asarray(node_prior[0], np.int64), np.asarray(node_prior[1], np.float64)
