@@ -175,7 +175,7 @@ def test_dataset_sequences_and_flow_fingerprint(tmp_path: Path) -> None:
 
 
 def test_log_line_and_executor_options(tmp_path: Path, monkeypatch, capsys) -> None:
-    from gnnannot.pipeline import executor as executor_mod
+    from gnnannot.pipeline import executor_base as executor_mod
 
     store = tmp_path / "toy.zarr"
     values = {"a": 1, "b": 2}
