@@ -55,6 +55,9 @@ def main() -> None:
             after["sample"]
         for key, label in (("before", args.before), ("after", args.after)):
             c = _load(module, label, after_sample if key == "before" else None)
+            if key == "before" and after and "before_on_same_mutants" in after:
+                # a partial "after" run: the before verdicts of the same mutants
+                c = {**after["before_on_same_mutants"], "sample": after["sample"]}
             if c is None:
                 row[key] = None
                 cells.append("not measured")
