@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -361,6 +362,14 @@ def train_model(
     total = (cfg.rounds * (len(items) + steps_per_round)
              + (cfg.rounds + int(has_prior)) * len(val_items))
     n_steps = 0
+    t_start = time.monotonic()
+
+    def eta(done: float) -> str:
+        """Elapsed time and a linear estimate of the time left (progress units)."""
+        spent = time.monotonic() - t_start
+        left = spent * (total - done) / max(done, 1e-9)
+        return f"{spent:.0f} s elapsed, ETA {left:.0f} s"
+
     with make_progress(quiet) as progress:
         task = progress.add_task("train", total=total)
 
@@ -419,6 +428,10 @@ def train_model(
                     progress.update(task, advance=1, description=(
                         f"train round {rnd + 1}/{cfg.rounds} epoch {epoch + 1}/{cfg.epochs}"
                         f" loss {np.mean(losses[-50:]):.4f}"))
+                # one line per epoch too: dvc's log is no terminal for the live bar
+                log(f"train: round {rnd + 1}/{cfg.rounds} epoch {epoch + 1}/{cfg.epochs} "
+                    f"({n_steps} steps) loss {np.mean(losses[-len(cache):]):.4f}; "
+                    f"{eta(progress.tasks[0].completed)}", quiet)
             model.eval()
             progress.update(task, description=f"train round {rnd + 1}/{cfg.rounds}: validate")
             val_curve = dist.on_main(validate).mean(axis=0)
