@@ -1,9 +1,17 @@
-"""Diagnosis of GNN training on cached random-walker session states.
+"""Diagnosis of GNN training on cached random-walker session states (issue 14).
 
-phase cache: play random-walker sessions (the untrained prior model == RW) on train videos,
-save x_dyn of every interaction.
-phase train: train on the train caches; every --eval-every steps report one-shot J of the
-model vs the prior on the held-out caches (same fixed states).
+    OPENBLAS_NUM_THREADS=1 python scripts/diag_train_cache.py cache --interactions 6
+    OPENBLAS_NUM_THREADS=1 python scripts/diag_train_cache.py train --steps 600
+
+``cache``: play one random-walker session per train-split video (the untrained network
+with the random-walker prior == the random walker) and save the dynamic inputs of every
+interaction under ``--cache``. ``train``: train a fresh network on the caches of all but
+the last ``--n-held`` videos, one Adam step per cached state, and every ``--eval-every``
+steps print the held-out ONE-SHOT J difference, model vs prior, on the same fixed cached
+states (superpixel-level J, mean over objects and frames), per interaction, with the
+prior scale ``a`` and the norm of the last readout layer (is the residual learning?).
+This separates "the inputs/model cannot improve on the walker" from session dynamics
+and model-selection noise.
 """
 
 from __future__ import annotations
@@ -161,7 +169,7 @@ def main() -> None:
         model.train()
         d = np.asarray(d)
         se = d.std(ddof=1) / np.sqrt(len(d))
-        sc = float(model.prior_log_scale.exp()) if model.prior_log_scale is not None else 0
+        sc = float(model.prior_log_scale.detach().exp()) if model.prior_log_scale is not None else 0
         w = float(model.readout[-1].weight.norm())
         print(f"[{tag}] held one-shot dJ {d.mean():+.4f} +-{1.96 * se:.4f} "
               f"(by interaction {np.round(d.reshape(len(held_seqs), -1).mean(0), 3)}) "

@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from diag import hard_j  # noqa: E402
+from diag_train_cache import hard_j  # noqa: E402
 
 from gnnannot.data import davis  # noqa: E402
 from gnnannot.model.net import combine_objects  # noqa: E402
@@ -43,13 +43,13 @@ def feats(s, x):
     it = items[s]
     k = x.shape[0]
     xc = ((it.inputs.x_const - mu) / sd)[None].expand(k, -1, -1)
-    rw, bg = x[..., 9], x[..., 10]
+    rw, bg = x[..., 9].clamp(0, 1), x[..., 10].clamp(0, 1)
     others = torch.stack([torch.cat([rw[:j], rw[j + 1:]]).max(0).values if k > 1
                           else torch.zeros_like(rw[0]) for j in range(k)])
     comp = torch.maximum(bg, others)
     eps = 1e-4
     derived = torch.stack([rw - comp, torch.log(rw + eps) - torch.log(comp + eps)], -1)
-    return torch.cat([x, derived, xc], -1)
+    return torch.nan_to_num(torch.cat([x, derived, xc], -1))
 
 
 rng = np.random.default_rng(0)
@@ -74,7 +74,7 @@ for name, net in [("linear", torch.nn.Linear(nf, 1)),
                                               torch.nn.Linear(32, 32), torch.nn.ReLU(),
                                               torch.nn.Linear(32, 1)))]:
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for _ep in range(30):
+    for _ep in range(12):
         perm = torch.randperm(X.shape[0])
         for b in range(0, X.shape[0], 4096):
             i = perm[b:b + 4096]
@@ -96,7 +96,7 @@ for name, net in [("linear", torch.nn.Linear(nf, 1)),
             dpi.append(row)
     dpi = np.asarray(dpi)
     dd = dpi.ravel()
-    print(f"{name}: train loss {float(loss):.4f}; held one-shot dJ {dd.mean():+.4f} "
+    print(f"{name}: train loss {float(loss.detach()):.4f}; held one-shot dJ {dd.mean():+.4f} "
           f"+-{1.96 * dd.std(ddof=1) / np.sqrt(dd.size):.4f} by interaction "
           f"{np.round(dpi.mean(0), 3)} per video {np.round(dpi.mean(1), 3)} "
           f"t {time.time() - t0:.0f}s", flush=True)
