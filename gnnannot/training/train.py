@@ -38,7 +38,13 @@ after 150 steps: dJ +0.003 +-0.040, by interaction +0.141, +0.025, -0.023, -0.06
 run away; the last readout layer's norm 0 -> 0.118, so gradients reach it). A graph-free
 per-node MLP on the same inputs (BCE): +0.021 +-0.055, by interaction +0.193, +0.049,
 +0.012, -0.056, -0.034, -0.039; per held-out video +0.08..+0.14 on four, -0.11 and -0.20
-on two (selection on 2 videos is noise at this spread).
+on two (selection on 2 videos is noise at this spread). The default network, one torch
+thread, more steps: step 100 -0.046 +-0.049, step 200 +0.018 +-0.052, step 300
++0.066 +-0.038, by interaction +0.218, +0.086, +0.033, +0.008, +0.033, +0.016 (all
+positive; held-out loss 0.819 -> 0.564 and still falling; ``a`` 9.50): the late losses
+of the shorter runs are undertraining, not a limit of the inputs. Soft-Jaccard-only loss
+(bce_weight 0) was worse (step 100 -0.051, ``a`` grew to 12.5); lr 1e-3 + weight decay
+1e-3 slower (step 300 +0.025 +-0.042).
 """
 
 from __future__ import annotations
