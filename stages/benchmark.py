@@ -6,6 +6,16 @@ whole ``benchmark`` section of params.yaml is one
 
 from __future__ import annotations
 
+import os
+
+# numpy/scipy's OpenBLAS single-threaded (unless the environment says otherwise), set
+# before numpy's first import: the random walker's conjugate gradients make thousands of
+# products of N ~ 1e4 vectors, where a multi-threaded BLAS only synchronises. On the
+# loaded 2-core machine a dot of 14k doubles took 3.4 ms with the default 2 threads vs
+# 0.025 ms with one; a 3-interaction training session 312 s vs 6.3 s (cProfile).
+# Worker processes inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 from typing import Any
 

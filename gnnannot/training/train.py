@@ -26,12 +26,32 @@ round the model plays full sessions (``val_interactions``) on the validation vid
 checkpoint with the best mean J over all interactions is kept (the untrained network,
 with the random-walker prior equal to the random walker, is a candidate too). The
 learning rate is reduced on plateaus of that J.
+
+Diagnosis (issue 14, ``scripts/diag_train_cache.py`` / ``scripts/diag_nodewise.py``, 40
+synthetic train videos, one random-walker session of 6 interactions each cached, 34 train
+/ 6 held out, one-shot J of the model's labels vs the walker's on the same held-out
+states, superpixel level, +-95% normal interval over the 36 states): the inputs carry
+what the walker lacks EARLY in a session and the residual learns it, but its corrections
+hurt later interactions, so a session-mean selection sees nothing. The default network
+after 150 steps: dJ +0.003 +-0.040, by interaction +0.141, +0.025, -0.023, -0.066,
+-0.025, -0.033 (held-out loss 0.819 -> 0.680; ``a`` 10.00 -> 10.19, so the scale does not
+run away; the last readout layer's norm 0 -> 0.118, so gradients reach it). A graph-free
+per-node MLP on the same inputs (BCE): +0.021 +-0.055, by interaction +0.193, +0.049,
++0.012, -0.056, -0.034, -0.039; per held-out video +0.08..+0.14 on four, -0.11 and -0.20
+on two (selection on 2 videos is noise at this spread). The default network, one torch
+thread, more steps: step 100 -0.046 +-0.049, step 200 +0.018 +-0.052, step 300
++0.066 +-0.038, by interaction +0.218, +0.086, +0.033, +0.008, +0.033, +0.016 (all
+positive; held-out loss 0.819 -> 0.564 and still falling; ``a`` 9.50): the late losses
+of the shorter runs are undertraining, not a limit of the inputs. Soft-Jaccard-only loss
+(bce_weight 0) was worse (step 100 -0.051, ``a`` grew to 12.5); lr 1e-3 + weight decay
+1e-3 slower (step 300 +0.025 +-0.042).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -361,6 +381,14 @@ def train_model(
     total = (cfg.rounds * (len(items) + steps_per_round)
              + (cfg.rounds + int(has_prior)) * len(val_items))
     n_steps = 0
+    t_start = time.monotonic()
+
+    def eta(done: float) -> str:
+        """Elapsed time and a linear estimate of the time left (progress units)."""
+        spent = time.monotonic() - t_start
+        left = spent * (total - done) / max(done, 1e-9)
+        return f"{spent:.0f} s elapsed, ETA {left:.0f} s"
+
     with make_progress(quiet) as progress:
         task = progress.add_task("train", total=total)
 
@@ -419,6 +447,10 @@ def train_model(
                     progress.update(task, advance=1, description=(
                         f"train round {rnd + 1}/{cfg.rounds} epoch {epoch + 1}/{cfg.epochs}"
                         f" loss {np.mean(losses[-50:]):.4f}"))
+                # one line per epoch too: dvc's log is no terminal for the live bar
+                log(f"train: round {rnd + 1}/{cfg.rounds} epoch {epoch + 1}/{cfg.epochs} "
+                    f"({n_steps} steps) loss {np.mean(losses[-len(cache):]):.4f}; "
+                    f"{eta(progress.tasks[0].completed)}", quiet)
             model.eval()
             progress.update(task, description=f"train round {rnd + 1}/{cfg.rounds}: validate")
             val_curve = dist.on_main(validate).mean(axis=0)
