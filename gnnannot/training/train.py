@@ -88,7 +88,7 @@ class TrainConfig:
     the architecture defaults of :class:`gnnannot.model.net.GNNAnnot`."""
 
     device: str = "cpu"  # cpu | cuda
-    val_videos: int = 2  # the last N videos of the train split validate (model selection)
+    val_videos: int = 6  # the last N videos of the train split validate (model selection)
     rounds: int = 1
     epochs: int = 3
     clip_frames: int = 0
