@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
+from toy_graphs import grid_graph
 
 from gnnannot.errors import ConfigError
 from gnnannot.ivos.robot import ScribbleRobot
@@ -22,8 +23,6 @@ from gnnannot.methods.refine import (
     refine_params,
     with_refinement,
 )
-from gnnannot.preprocess.graph import EDGE_FEATURE_NAMES
-from gnnannot.types import VideoGraph
 
 
 def brute_guided(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:
@@ -184,37 +183,6 @@ def test_refine_params() -> None:
 
 
 # --------------------------------------------------------------------------- a session
-def _grid_graph(frames: int, h: int, w: int, cell: int) -> VideoGraph:
-    """Square superpixels of ``cell`` px, spatial edges between 4-neighbour cells and
-    temporal edges between the same cell of adjacent frames, all with Lab distance 1."""
-    ny, nx = h // cell, w // cell
-    local = np.kron(np.arange(ny * nx).reshape(ny, nx), np.ones((cell, cell), np.int64))
-    local = np.ascontiguousarray(np.broadcast_to(local, (frames, h, w)).astype(np.int32))
-    per = ny * nx
-    edges = []
-    for t in range(frames):
-        for i in range(per):
-            y, x = divmod(i, nx)
-            for j, ok in ((i + 1, x + 1 < nx), (i + nx, y + 1 < ny)):
-                if ok:
-                    edges += [(t * per + i, t * per + j, 0), (t * per + j, t * per + i, 0)]
-            if t + 1 < frames:
-                edges += [(t * per + i, (t + 1) * per + i, 1),
-                          ((t + 1) * per + i, t * per + i, 2)]  # fmt: skip
-    n = frames * per
-    feats = np.zeros((len(edges), len(EDGE_FEATURE_NAMES)), np.float32)
-    feats[:, EDGE_FEATURE_NAMES.index("lab_dist")] = 1.0
-    return VideoGraph(
-        seq="toy", height=h, width=w,
-        frame_offsets=np.arange(frames + 1, dtype=np.int64) * per,
-        node_features=np.zeros((n, 1), np.float32), node_feature_names=("x",),
-        descriptors=np.zeros((n, 1), np.float32), descriptor_names=("d",),
-        node_pixel_count=np.full(n, cell * cell, np.int64),
-        edge_index=np.array([[e[0] for e in edges], [e[1] for e in edges]], np.int64),
-        edge_type=np.array([e[2] for e in edges], np.int8),
-        edge_weight=np.ones(len(edges), np.float32), edge_features=feats,
-        edge_feature_names=EDGE_FEATURE_NAMES, local_source=lambda i: local[i],
-    )  # fmt: skip
 
 
 def test_session_scribbles_respected_and_oracle_ceiling_passed() -> None:
@@ -229,7 +197,7 @@ def test_session_scribbles_respected_and_oracle_ceiling_passed() -> None:
     rng = np.random.default_rng(5)
     colours = np.array([(60, 150, 70), (200, 60, 50)], np.float64)
     img = np.clip(colours[gt] + rng.normal(0, 3, (frames, h, w, 3)), 0, 255).astype(np.uint8)
-    g = _grid_graph(frames, h, w, 8)
+    g = grid_graph(frames, h, w, 8)
     video = VideoData("toy", img, 1)
 
     def jac(masks: np.ndarray) -> float:

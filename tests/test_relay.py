@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from toy_graphs import grid_graph
 
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.methods.baselines import RandomWalker, random_walker_probs, seeded_walker_probs
 from gnnannot.methods.relay import relay_labels
-from gnnannot.preprocess.graph import EDGE_FEATURE_NAMES
-from gnnannot.types import VideoGraph
 
 
 def _chain_video(frames: int, per: int, shift: int, temporal: float = 10.0,
@@ -78,41 +77,12 @@ def test_relay_takes_the_nearer_anchor() -> None:
         np.testing.assert_array_equal(out[t], glob.reshape(frames, per)[nearer])
 
 
-def _toy_graph(frames: int, h: int, w: int, cell: int) -> VideoGraph:
-    ny, nx = h // cell, w // cell
-    local = np.kron(np.arange(ny * nx).reshape(ny, nx), np.ones((cell, cell), np.int64))
-    local = np.ascontiguousarray(np.broadcast_to(local, (frames, h, w)).astype(np.int32))
-    per = ny * nx
-    edges = []
-    for t in range(frames):
-        for i in range(per):
-            y, x = divmod(i, nx)
-            for j, ok in ((i + 1, x + 1 < nx), (i + nx, y + 1 < ny)):
-                if ok:
-                    edges += [(t * per + i, t * per + j, 0), (t * per + j, t * per + i, 0)]
-            if t + 1 < frames:
-                edges += [(t * per + i, (t + 1) * per + i, 1),
-                          ((t + 1) * per + i, t * per + i, 2)]  # fmt: skip
-    n = frames * per
-    feats = np.zeros((len(edges), len(EDGE_FEATURE_NAMES)), np.float32)
-    feats[:, EDGE_FEATURE_NAMES.index("lab_dist")] = 1.0
-    return VideoGraph(
-        seq="toy", height=h, width=w,
-        frame_offsets=np.arange(frames + 1, dtype=np.int64) * per,
-        node_features=np.zeros((n, 1), np.float32), node_feature_names=("x",),
-        descriptors=np.zeros((n, 1), np.float32), descriptor_names=("d",),
-        node_pixel_count=np.full(n, cell * cell, np.int64),
-        edge_index=np.array([[e[0] for e in edges], [e[1] for e in edges]], np.int64),
-        edge_type=np.array([e[2] for e in edges], np.int8),
-        edge_weight=np.ones(len(edges), np.float32), edge_features=feats,
-        edge_feature_names=EDGE_FEATURE_NAMES, local_source=lambda i: local[i],
-    )  # fmt: skip
 
 
 def test_node_prior_is_an_extra_prior() -> None:
     """``node_prior`` (labels, weights) equals the same one-hot prior given as the
     previous labels with that weight, and a zero weight changes nothing."""
-    g = _toy_graph(3, 16, 16, 4)
+    g = grid_graph(3, 16, 16, 4)
     from gnnannot.methods.baselines import colour_laplacian
 
     lap = colour_laplacian(g, 4.0)
@@ -132,7 +102,7 @@ def test_walker_with_relay_and_mask_keeps_scribbles() -> None:
     background stroke on frame 1 label the object on every frame (the graph has
     identity temporal edges), and every scribbled pixel keeps its label."""
     frames, h, w = 4, 16, 16
-    g = _toy_graph(frames, h, w, 4)
+    g = grid_graph(frames, h, w, 4)
     from gnnannot.ivos.session import VideoData
 
     video = VideoData("toy", np.zeros((frames, h, w, 3), np.uint8), 1)

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from toy_graphs import H, QuadrantGrid, T, W
 
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.ivos.metrics import batched_jaccard
-
-H, W, T = 8, 8, 2
-
-
-class _Grid:
-    """Stand-in graph: 4 nodes per frame, the 4 quadrants of an 8x8 frame."""
-
-    height, width, n_frames = H, W, T
-    n_nodes = 4 * T
-
-    def labels(self, t: int) -> np.ndarray:
-        q = (np.arange(H)[:, None] >= H // 2) * 2 + (np.arange(W)[None, :] >= W // 2)
-        return (q + 4 * t).astype(np.int64)
 
 
 def _stroke(frame: int, obj: int, pts: list[tuple[float, float]]) -> dict:
@@ -36,7 +24,7 @@ TL = [(0.1, 0.1), (0.12, 0.1)]
 
 @pytest.mark.parametrize("mixed", ["soft", "latest"])
 def test_one_pixel_background_correction_removes_the_foreground_seed(mixed):
-    s = SeedState(_Grid(), n_objects=1, mixed=mixed)
+    s = SeedState(QuadrantGrid(), n_objects=1, mixed=mixed)
     s.add(_stroke(0, 1, TL))
     assert s.seed[0] == 1 and list(s.seeded) == [0]
     s.add(_stroke(0, 0, TL))  # the user paints background over the same pixel
@@ -51,7 +39,7 @@ def test_one_pixel_background_correction_removes_the_foreground_seed(mixed):
 
 
 def test_correction_on_another_node_keeps_the_first_seed():
-    s = SeedState(_Grid(), n_objects=1)
+    s = SeedState(QuadrantGrid(), n_objects=1)
     s.add(_stroke(0, 1, TL))
     s.add(_stroke(0, 0, [(0.9, 0.9), (0.92, 0.9)]))  # bottom-right quadrant: node 3
     assert s.seed[0] == 1 and s.seed[3] == 0

@@ -11,23 +11,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from toy_graphs import H, QuadrantGrid, T, W
 
 from gnnannot.errors import ConfigError
 from gnnannot.interaction.seeds import UNLABELLED, SeedState
 from gnnannot.ivos.scribbles import rasterize_frame
 
-H, W, T, K = 8, 8, 2, 2
+K = 2
 
 
-class _Grid:
-    """Stand-in graph: 4 nodes per frame, the quadrants of an 8x8 frame."""
-
-    height, width, n_frames = H, W, T
-    n_nodes = 4 * T
-
-    def labels(self, t: int) -> np.ndarray:
-        q = (np.arange(H)[:, None] >= H // 2) * 2 + (np.arange(W)[None, :] >= W // 2)
-        return (q + 4 * t).astype(np.int64)
 
 
 coord = st.floats(0.0, 1.0, allow_nan=False)
@@ -48,7 +40,7 @@ def _scribble(inter) -> dict:
 class _Reference:
     def __init__(self, mixed: str) -> None:
         self.mixed = mixed
-        self.g = _Grid()
+        self.g = QuadrantGrid()
         self.hits = np.zeros((self.g.n_nodes, K + 1))
         self.seed = np.full(self.g.n_nodes, -1)
         self.layers: dict[int, np.ndarray] = {}
@@ -85,7 +77,7 @@ class _Reference:
 @settings(deadline=None)
 @given(st.sampled_from(["soft", "latest"]), st.lists(interaction, min_size=1, max_size=4))
 def test_seed_state_matches_the_reference(mixed, interactions) -> None:
-    s = SeedState(_Grid(), K, mixed=mixed)
+    s = SeedState(QuadrantGrid(), K, mixed=mixed)
     ref = _Reference(mixed)
     for inter in interactions:
         scribble = _scribble(inter)
@@ -120,7 +112,7 @@ def test_seed_state_matches_the_reference(mixed, interactions) -> None:
 
 
 def test_fresh_state_and_bad_rule() -> None:
-    s = SeedState(_Grid(), K)
+    s = SeedState(QuadrantGrid(), K)
     assert s.mixed == "soft" and s.n_objects == K
     assert s.seed.tolist() == [UNLABELLED] * 8 and s.seed.dtype == np.int64
     assert s.hits.shape == (8, K + 1) and not s.hits.any() and s.hits.dtype == np.float32
@@ -129,12 +121,12 @@ def test_fresh_state_and_bad_rule() -> None:
     assert s.seeded.tolist() == [] and s.soft_nodes.tolist() == []
     with pytest.raises(ConfigError, match=r"mixed must be one of \('soft', 'latest'\), "
                                           r"found 'newest'"):
-        SeedState(_Grid(), K, mixed="newest")
+        SeedState(QuadrantGrid(), K, mixed="newest")
 
 
 def test_object_ids_above_n_objects_are_ignored() -> None:
     """A stroke of object 3 on a 2-object state seeds nothing and is not painted."""
-    s = SeedState(_Grid(), K)
+    s = SeedState(QuadrantGrid(), K)
     touched = s.add(_scribble(([([(0.1, 0.1)], 3)], [], [])))
     assert touched.tolist() == [] and not s.hits.any()
     assert (s.pixel_labels[0] == UNLABELLED).all()
@@ -142,7 +134,7 @@ def test_object_ids_above_n_objects_are_ignored() -> None:
 
 def test_latest_rule_majority_within_one_interaction() -> None:
     """Within one interaction the label with most pixels wins the node ("latest")."""
-    s = SeedState(_Grid(), K, mixed="latest")
+    s = SeedState(QuadrantGrid(), K, mixed="latest")
     # top-left quadrant (x, y < 0.5): object 1 over 3 pixels, background over 1
     s.add(_scribble(([([(0.0, 0.0), (2 / 7, 0.0)], 1), ([(0.0, 3 / 7)], 0)], [], [])))
     assert s.hits[0].tolist() == [1.0, 3.0, 0.0] and s.seed[0] == 1
