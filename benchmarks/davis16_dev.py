@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "J_first_by_distance": distance_profile(report, args.root),
             "per_session_J_first": {f"{s}#{i}": float(v) for (s, i), v
                                     in per_int[1].items()},
+            "per_session_J": {f"{s}#{i}": [float(x) for x in row] for (s, i), row
+                              in per_int.iterrows()},
             "seconds": time.perf_counter() - t0,
         }  # fmt: skip
         if not args.quiet:

@@ -56,3 +56,39 @@ def test_ablation_variant_parsing() -> None:
     for bad in ("random_walker", "x=random_walker:beta"):
         with pytest.raises(ConfigError):
             parse_variant(bad)
+
+
+def _crossval():
+    import sys
+
+    sys.path.insert(0, str(_PATH.parents[1]))
+    sys.path.insert(0, str(_PATH.parent))
+    import davis16_crossval
+
+    return davis16_crossval
+
+
+def test_crossval_folds_cover_every_sequence_once() -> None:
+    cv = _crossval()
+    seqs = ["dog", "blackswan", "cows", "libby", "breakdance"]
+    folds = cv.folds_of(seqs, 2)
+    assert folds == [["blackswan", "cows", "libby"], ["breakdance", "dog"]]
+    flat = [s for f in folds for s in f]
+    assert sorted(flat) == sorted(seqs) and len(flat) == len(set(flat))
+
+
+def test_crossval_train_config_feeds_the_real_footage_walker() -> None:
+    """The GNN's walker input is the davis16_dev walker (its beta, its priors), without
+    the walker's decision-only options; --set overrides nested train keys."""
+    cv = _crossval()
+    params = {
+        "train": {"epochs": 3, "model": {"hidden": 16}},
+        "benchmark": {"options": {"random_walker": {"beta": 4.0, "flow_scale": 50.0,
+                                                    "prior_weight": 0.005}}},
+        "davis16_dev": {"options": {"random_walker": {
+            "beta": 10.0, "frame_threshold": 0.5, "appearance_weight": 0.003}}},
+    }
+    cfg = cv.train_config(params, ["epochs=7", "model.hidden=24"])
+    assert cfg.rw_beta == 10.0
+    assert cfg.rw == {"flow_scale": 50.0, "prior_weight": 0.005, "appearance_weight": 0.003}
+    assert cfg.epochs == 7 and cfg.model["hidden"] == 24

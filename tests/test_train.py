@@ -15,8 +15,9 @@ from gnnannot.errors import DataError
 from gnnannot.ivos.metrics import batched_jaccard
 from gnnannot.ivos.robot import ScribbleRobot
 from gnnannot.ivos.session import VideoData, run_session
-from gnnannot.methods.baselines import PLAIN_WALKER, RandomWalker
+from gnnannot.methods.baselines import PLAIN_WALKER, RandomWalker, frame_ratio
 from gnnannot.methods.gnn import (
+    DEFAULT_DYNAMIC_INPUTS,
     FEATURE_VIEW,
     GNNMethod,
     GraphInputs,
@@ -81,20 +82,34 @@ STRONG_RW = {"flow_scale": 50.0, "flow_overlap": True, "prior_weight": 0.005,
              "soft_seed_weight": 1.0}
 
 
-@pytest.mark.parametrize("rw_opts", [None, STRONG_RW], ids=["plain", "strong"])
-def test_untrained_prior_model_equals_random_walker(stores: Path, rw_opts) -> None:
+RATIO_DYN = [*DEFAULT_DYNAMIC_INPUTS, "rw_frame_ratio", "rw_frame_ratio_bg"]
+
+
+@pytest.mark.parametrize("rw_opts,threshold", [(None, 0.0), (STRONG_RW, 0.0),
+                                               (STRONG_RW, 0.5)],
+                         ids=["plain", "strong", "per_frame"])  # fmt: skip
+def test_untrained_prior_model_equals_random_walker(stores: Path, rw_opts, threshold) -> None:
     """With the random-walker prior and a zero last layer, an untrained network gives
-    exactly the random walker's labels (every interaction), for the plain walker and for
-    the benchmark's (strong flow edges, previous labels and soft seeds as priors)."""
+    exactly the random walker's labels (every interaction), for the plain walker, for
+    the benchmark's (strong flow edges, previous labels and soft seeds as priors) and,
+    with the per-frame ratio inputs as the prior, for the real-footage walker's per-frame
+    decision (``frame_threshold`` 0.5)."""
     root = stores / "davis"
     walker = PLAIN_WALKER if rw_opts is None else {**rw_opts, "beta": 4.0,
-                                                   "frame_threshold": 0.0}
+                                                   "frame_threshold": threshold}
+    dyn = RATIO_DYN if threshold else None
     for graph in _graphs(stores, "train")[:2]:
         gt = davis.read_annotations(root, graph.seq)
         k = davis.num_objects(gt)
         sc = davis.read_scribble(davis.scribble_paths(root, graph.seq)[0], gt.shape[0], k)
-        model = _untrained(graph, PRIOR).eval()
-        inputs = GraphInputs(graph, "cpu", rw_beta=4.0, rw=rw_opts)
+        if threshold:
+            torch.manual_seed(0)
+            model = GNNAnnot.from_params(model_params(graph, {
+                "hidden": 12, "n_layers": 3, "batch_norm": False, "dyn_features": dyn,
+                "prior_features": ["rw_frame_ratio", "rw_frame_ratio_bg"]})).eval()
+        else:
+            model = _untrained(graph, PRIOR).eval()
+        inputs = GraphInputs(graph, "cpu", rw_beta=4.0, rw=rw_opts, dyn_features=dyn)
         state = InteractionState(inputs, k)
         rw = RandomWalker(lambda s, g=graph: g, **walker)
         rw.start(VideoData(graph.seq, np.zeros((graph.n_frames, 1, 1, 3), np.uint8), k))
@@ -112,6 +127,10 @@ def test_untrained_prior_model_equals_random_walker(stores: Path, rw_opts) -> No
             # round-off; everywhere the random walker decides, the labels are equal
             top2 = np.sort(rw._probs, axis=1)[:, -2:]
             decided = top2[:, 1] - top2[:, 0] > 1e-4
+            if threshold:  # and, per frame, ratios away from the threshold and from 1
+                ratio = frame_ratio(rw._probs[:, 1:], graph.node_frame, graph.n_frames)
+                decided &= (np.abs(ratio - threshold) > 1e-4).all(axis=1)
+                decided &= (ratio < 1 - 1e-6).sum(axis=1) >= k - 1
             assert decided.mean() > 0.5
             np.testing.assert_array_equal(ours[decided], ref[decided])
             pred = ours.astype(np.uint8)[graph.labels_all()]

@@ -311,6 +311,17 @@ def seeded_walker_probs(
                                x0=x0, prior=prior, prior_weight=weight, report=report)
 
 
+def frame_ratio(obj: np.ndarray, node_frame: np.ndarray, n_frames: int) -> np.ndarray:
+    """``(N, K) float64``: each object's probability ``obj (N, K)`` divided by its maximum
+    over the node's frame (``node_frame (N,)`` in ``0..n_frames-1``); a maximum above 1
+    (solver overshoot) divides by 1, so only frames whose label faded are normalised."""
+    p = np.asarray(obj, np.float64)
+    frame = np.asarray(node_frame, np.int64)
+    peak = np.zeros((n_frames, p.shape[1]))
+    np.maximum.at(peak, frame, p)
+    return p / np.clip(peak[frame], 1e-12, 1.0)
+
+
 def frame_normalised_labels(
     probs: np.ndarray, node_frame: np.ndarray, n_frames: int, threshold: float = 0.5
 ) -> np.ndarray:
@@ -325,12 +336,7 @@ def frame_normalised_labels(
     p = np.asarray(probs, np.float64)
     if threshold <= 0 or p.shape[1] < 2:
         return p.argmax(axis=1).astype(np.int64)
-    frame = np.asarray(node_frame, np.int64)
-    obj = p[:, 1:]
-    peak = np.zeros((n_frames, obj.shape[1]))
-    np.maximum.at(peak, frame, obj)
-    # peaks above 1 are solver overshoot: normalise only frames whose label faded
-    ratio = obj / np.clip(peak[frame], 1e-12, 1.0)
+    ratio = frame_ratio(p[:, 1:], node_frame, n_frames)
     best = ratio.argmax(axis=1)
     keep = ratio[np.arange(p.shape[0]), best] > threshold
     return np.where(keep, best + 1, 0).astype(np.int64)

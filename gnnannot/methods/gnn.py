@@ -7,8 +7,14 @@ propagated along flow, the per-session logistic-regression probability, the prev
 prediction) plus ``rw_prob``: the object's random-walker probability on the
 colour-weighted graph (:func:`gnnannot.methods.baselines.random_walker_probs`, warm
 started across interactions) and ``rw_bg_prob``, the random walker's background
-probability. With ``prior_features: [rw_prob, rw_bg_prob]`` (the default training
-configuration) the network adds its output to ``a * (rw_prob - rw_bg_prob)``
+probability; optionally (a network reads the inputs its ``dyn_features`` name, by default
+:data:`DEFAULT_DYNAMIC_INPUTS`) ``rw_frame_ratio``, the object's walker probability
+divided by its maximum over the node's frame (capped at 1: the real-footage walker's
+per-frame decision, :func:`gnnannot.methods.baselines.frame_normalised_labels`) and
+``rw_frame_ratio_bg`` = 1 - ``rw_frame_ratio``, so that ``prior_features:
+[rw_frame_ratio, rw_frame_ratio_bg]`` starts from that decision at threshold 0.5. With
+``prior_features: [rw_prob, rw_bg_prob]`` (the default training configuration) the
+network adds its output to ``a * (rw_prob - rw_bg_prob)``
 (:class:`gnnannot.model.net.GNNAnnot`): it starts from the best baseline's answer and
 learns where to correct it.
 
@@ -28,30 +34,54 @@ import torch
 from gnnannot.errors import ConfigError, DataError
 from gnnannot.interaction.seeds import SeedState
 from gnnannot.methods.base import GraphLoader, GraphMethod
-from gnnannot.methods.baselines import AppearanceModel, colour_laplacian, seeded_walker_probs
+from gnnannot.methods.baselines import (
+    AppearanceModel,
+    colour_laplacian,
+    frame_ratio,
+    seeded_walker_probs,
+)
 from gnnannot.model.checkpoint import load_checkpoint
 from gnnannot.model.dynamic_features import DYNAMIC_FEATURE_NAMES, DynamicFeatureBuilder
 from gnnannot.model.net import GNNAnnot, combine_objects
 from gnnannot.preprocess.features import scale_free_edge_features, scale_free_node_features
 from gnnannot.types import VideoGraph
 
-DYNAMIC_INPUT_NAMES: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
+#: The inputs a network reads when its params name none (checkpoints before the per-frame
+#: ratio, and the default training configuration).
+DEFAULT_DYNAMIC_INPUTS: tuple[str, ...] = (*DYNAMIC_FEATURE_NAMES, "rw_prob", "rw_bg_prob")
+#: Every dynamic input an :class:`InteractionState` builds, in this order.
+DYNAMIC_INPUT_NAMES: tuple[str, ...] = (*DEFAULT_DYNAMIC_INPUTS, "rw_frame_ratio",
+                                        "rw_frame_ratio_bg")
 #: How constant features are presented to the network (stored in checkpoints as
 #: ``extra["feature_view"]``): pixel-measured columns rescaled by
 #: :func:`gnnannot.preprocess.features.scale_free_node_features` / ``scale_free_edge_features``.
 FEATURE_VIEW = "scale_free_v1"
 
 
+def dynamic_inputs(names: Any, source: str = "model param 'dyn_features'") -> list[str]:
+    """The validated list of dynamic input names (``None``: :data:`DEFAULT_DYNAMIC_INPUTS`);
+    each must be one of :data:`DYNAMIC_INPUT_NAMES`, none twice."""
+    dyn = list(DEFAULT_DYNAMIC_INPUTS if names is None else names)
+    unknown = [n for n in dyn if n not in DYNAMIC_INPUT_NAMES]
+    if unknown or not dyn or len(set(dyn)) != len(dyn):
+        raise ConfigError(f"{source}: expected distinct names from "
+                          f"{list(DYNAMIC_INPUT_NAMES)}, found {dyn}"
+                          + (f" (unknown: {unknown})" if unknown else ""))
+    return dyn
+
+
 def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
     """:class:`GNNAnnot` hyper-parameters for graphs like ``graph``: ``model`` (hidden,
-    n_layers, prior_features, ...) plus the feature counts and names of the graph's
-    constant node and edge features and of :data:`DYNAMIC_INPUT_NAMES`."""
+    n_layers, prior_features, dyn_features, ...) plus the feature counts and names of the
+    graph's constant node and edge features and of the dynamic inputs (``dyn_features``,
+    default :data:`DEFAULT_DYNAMIC_INPUTS`)."""
+    dyn = dynamic_inputs(model.get("dyn_features"))
     return {
         **model,
-        "n_const": len(graph.node_feature_names), "n_dyn": len(DYNAMIC_INPUT_NAMES),
+        "n_const": len(graph.node_feature_names), "n_dyn": len(dyn),
         "n_edge": len(graph.edge_feature_names),
         "const_features": list(graph.node_feature_names),
-        "dyn_features": list(DYNAMIC_INPUT_NAMES),
+        "dyn_features": dyn,
         "edge_features": list(graph.edge_feature_names),
     }
 
@@ -67,7 +97,8 @@ class GraphInputs:
     """One video's model inputs: constant node features ``x_const (N, F) float32``,
     ``edge_index (2, E) int64``, ``edge_attr (E, Fe) float32`` (torch, on ``device``;
     node and edge features in their scale-free view, :data:`FEATURE_VIEW`), the
-    dynamic-feature builder and the random-walker Laplacian."""
+    dynamic-feature builder and the random-walker Laplacian. ``dyn_features``: the
+    dynamic inputs the network reads (default :data:`DEFAULT_DYNAMIC_INPUTS`)."""
 
     def __init__(
         self,
@@ -76,8 +107,13 @@ class GraphInputs:
         rw_beta: float = 4.0,
         decay: float = 0.9,
         rw: dict[str, Any] | None = None,
+        dyn_features: Any = None,
     ) -> None:
         self.graph = graph
+        self.dyn_features = dynamic_inputs(dyn_features)
+        self.dyn_index = (None if self.dyn_features == list(DYNAMIC_INPUT_NAMES)
+                          else torch.tensor([DYNAMIC_INPUT_NAMES.index(n)
+                                             for n in self.dyn_features]))
         unknown = set(rw or {}) - set(RW_PLAIN)
         if unknown:
             raise ConfigError(f"random-walker input options: unknown keys {sorted(unknown)} "
@@ -123,7 +159,7 @@ class InteractionState:
         return self.features()
 
     def features(self) -> torch.Tensor:
-        """The dynamic features ``(K, N, len(DYNAMIC_INPUT_NAMES))`` of the current seeds,
+        """The dynamic inputs ``(K, N, len(inputs.dyn_features))`` of the current seeds,
         on the inputs' device."""
         s = self.seeds
         x = self.inputs.builder(s.hits.T, s.annotated, s.new_frames, self.prev_probs)
@@ -139,10 +175,17 @@ class InteractionState:
         )
         n_nodes = self.inputs.graph.n_nodes
         self._rw = probs if probs is not None else np.zeros((n_nodes, self.n_objects + 1))
-        rw = torch.from_numpy(self._rw[:, 1:].T.astype(np.float32))[..., None]
+        obj = self._rw[:, 1:]
+        rw = torch.from_numpy(obj.T.astype(np.float32))[..., None]
         rw_bg = torch.from_numpy(self._rw[:, 0].astype(np.float32))
         rw_bg = rw_bg[None, :, None].expand(self.n_objects, -1, 1)
-        return torch.cat([x, rw, rw_bg], dim=2).to(self.inputs.device)
+        ratio = np.clip(frame_ratio(obj, self.inputs.graph.node_frame,
+                                    self.inputs.graph.n_frames), 0.0, 1.0)
+        ratio = torch.from_numpy(ratio.T.astype(np.float32))[..., None]
+        out = torch.cat([x, rw, rw_bg, ratio, 1.0 - ratio], dim=2)
+        if self.inputs.dyn_index is not None:
+            out = out.index_select(2, self.inputs.dyn_index)
+        return out.to(self.inputs.device)
 
 
 def node_labels(probs: np.ndarray) -> np.ndarray:
@@ -173,12 +216,15 @@ class GNNMethod(GraphMethod):
                 f"checkpoint {checkpoint}: feature view {view!r}, this version feeds "
                 f"{FEATURE_VIEW!r} features; retrain the model"
             )
-        dyn = list(self.model.params.get("dyn_features") or [])
-        if dyn and dyn != list(DYNAMIC_INPUT_NAMES):
-            raise DataError(
-                f"checkpoint {checkpoint}: dynamic features {dyn}, this version builds "
-                f"{list(DYNAMIC_INPUT_NAMES)}; retrain the model"
-            )
+        dyn = self.model.params.get("dyn_features")
+        try:
+            self.dyn_features = dynamic_inputs(dyn, f"checkpoint {checkpoint}: dynamic features")
+        except ConfigError as exc:
+            raise DataError(f"{exc}; this version builds {list(DYNAMIC_INPUT_NAMES)}: "
+                            "retrain the model") from None
+        if len(self.dyn_features) != int(self.model.params.get("n_dyn") or 0):
+            raise DataError(f"checkpoint {checkpoint}: n_dyn {self.model.params.get('n_dyn')}"
+                            f" but {len(self.dyn_features)} dynamic feature names")
         self._checkpoint = Path(checkpoint)
 
     def on_start(self, video: Any) -> None:
@@ -189,7 +235,8 @@ class GNNMethod(GraphMethod):
                 f"{video.sequence}: graph cache has node features {list(g.node_feature_names)}"
                 f", checkpoint {self._checkpoint} expects {want}"
             )
-        self.inputs = GraphInputs(g, self.device, self.rw_beta, self.decay, self.rw)
+        self.inputs = GraphInputs(g, self.device, self.rw_beta, self.decay, self.rw,
+                                  self.dyn_features)
         self.state = InteractionState(self.inputs, self.n_objects, self.seeds)
 
     def predict_nodes(self) -> np.ndarray:

@@ -164,7 +164,8 @@ def object_pixels(labels_all: np.ndarray, gt: np.ndarray, n_nodes: int, n_object
 def _item(graph: VideoGraph, gt: np.ndarray, labels_all: np.ndarray, k: int,
           scribbles: list[Path], cfg: TrainConfig, device: str) -> VideoItem:
     obj = object_pixels(labels_all, gt, graph.n_nodes, k)
-    inputs = GraphInputs(graph, device, cfg.rw_beta, cfg.decay, cfg.rw)
+    inputs = GraphInputs(graph, device, cfg.rw_beta, cfg.decay, cfg.rw,
+                         cfg.model.get("dyn_features"))
     return VideoItem(
         graph.seq, graph, inputs, gt, labels_all, k,
         torch.from_numpy(obj.astype(np.float32)).to(device),
