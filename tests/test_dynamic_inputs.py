@@ -16,6 +16,7 @@ from gnnannot.methods.gnn import (
     DYNAMIC_INPUT_NAMES,
     GraphInputs,
     InteractionState,
+    constant_inputs,
     dynamic_inputs,
     model_params,
 )
@@ -70,3 +71,21 @@ def test_selected_inputs_are_the_named_columns_of_all_inputs() -> None:
     np.testing.assert_allclose(x_part[0, :, 3].numpy(), 1 - want, rtol=1e-5, atol=1e-6)
     assert model_params(graph, {"dyn_features": pick})["n_dyn"] == 4
     assert model_params(graph, {})["dyn_features"] == list(DEFAULT_DYNAMIC_INPUTS)
+
+
+def test_constant_inputs_select_graph_columns() -> None:
+    base = grid_graph(2, 8, 8, 4)
+    n = base.n_nodes
+    feats = np.arange(n * len(NODE_FEATURE_NAMES), dtype=np.float32).reshape(n, -1) % 7 + 1
+    graph = dataclasses.replace(base, node_features=feats,
+                                node_feature_names=NODE_FEATURE_NAMES)
+    pick = ["log_size", "L_std", "fwd_dx"]
+    full, part = GraphInputs(graph), GraphInputs(graph, const_features=pick)
+    assert part.x_const.shape == (n, 3)
+    for j, name in enumerate(pick):
+        torch.testing.assert_close(part.x_const[:, j],
+                                   full.x_const[:, NODE_FEATURE_NAMES.index(name)])
+    assert model_params(graph, {"const_features": pick})["n_const"] == 3
+    assert constant_inputs(None, NODE_FEATURE_NAMES) == list(NODE_FEATURE_NAMES)
+    with pytest.raises(ConfigError, match="not in the graph: \\['cz'\\]"):
+        GraphInputs(graph, const_features=["cy", "cz"])

@@ -70,17 +70,35 @@ def dynamic_inputs(names: Any, source: str = "model param 'dyn_features'") -> li
     return dyn
 
 
+def constant_inputs(names: Any, available: Any, source: str = "model param "
+                    "'const_features'") -> list[str]:
+    """The validated constant node features a network reads: ``names`` (``None``: all of
+    ``available``, the graph's ``node_feature_names``), each one of ``available``, none
+    twice. Leaving out absolute colour (``L_mean`` ...) and position (``cy``, ``cx``)
+    keeps a network trained on few videos from memorising their objects."""
+    avail = list(available)
+    const = list(avail if names is None else names)
+    missing = [n for n in const if n not in avail]
+    if missing or not const or len(set(const)) != len(const):
+        raise ConfigError(f"{source}: expected distinct names from the graph's node "
+                          f"features {avail}, found {const}"
+                          + (f" (not in the graph: {missing})" if missing else ""))
+    return const
+
+
 def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
     """:class:`GNNAnnot` hyper-parameters for graphs like ``graph``: ``model`` (hidden,
-    n_layers, prior_features, dyn_features, ...) plus the feature counts and names of the
-    graph's constant node and edge features and of the dynamic inputs (``dyn_features``,
+    n_layers, prior_features, dyn_features, const_features, ...) plus the feature counts
+    and names of the constant node features (``const_features``: a subset of the graph's,
+    default all), of the edge features and of the dynamic inputs (``dyn_features``,
     default :data:`DEFAULT_DYNAMIC_INPUTS`)."""
     dyn = dynamic_inputs(model.get("dyn_features"))
+    const = constant_inputs(model.get("const_features"), graph.node_feature_names)
     return {
         **model,
-        "n_const": len(graph.node_feature_names), "n_dyn": len(dyn),
+        "n_const": len(const), "n_dyn": len(dyn),
         "n_edge": len(graph.edge_feature_names),
-        "const_features": list(graph.node_feature_names),
+        "const_features": const,
         "dyn_features": dyn,
         "edge_features": list(graph.edge_feature_names),
     }
@@ -97,8 +115,9 @@ class GraphInputs:
     """One video's model inputs: constant node features ``x_const (N, F) float32``,
     ``edge_index (2, E) int64``, ``edge_attr (E, Fe) float32`` (torch, on ``device``;
     node and edge features in their scale-free view, :data:`FEATURE_VIEW`), the
-    dynamic-feature builder and the random-walker Laplacian. ``dyn_features``: the
-    dynamic inputs the network reads (default :data:`DEFAULT_DYNAMIC_INPUTS`)."""
+    dynamic-feature builder and the random-walker Laplacian. ``dyn_features`` /
+    ``const_features``: the dynamic inputs / constant node features the network reads
+    (default :data:`DEFAULT_DYNAMIC_INPUTS` / all of the graph's)."""
 
     def __init__(
         self,
@@ -108,8 +127,11 @@ class GraphInputs:
         decay: float = 0.9,
         rw: dict[str, Any] | None = None,
         dyn_features: Any = None,
+        const_features: Any = None,
     ) -> None:
         self.graph = graph
+        self.const_features = constant_inputs(const_features, graph.node_feature_names,
+                                              f"{graph.seq}: constant node features")
         self.dyn_features = dynamic_inputs(dyn_features)
         self.dyn_index = (None if self.dyn_features == list(DYNAMIC_INPUT_NAMES)
                           else torch.tensor([DYNAMIC_INPUT_NAMES.index(n)
@@ -123,6 +145,9 @@ class GraphInputs:
         self.x_const = torch.from_numpy(scale_free_node_features(
             graph.node_features, graph.node_feature_names, graph.height, graph.width,
             graph.frame_counts))
+        if self.const_features != list(graph.node_feature_names):
+            names = list(graph.node_feature_names)
+            self.x_const = self.x_const[:, [names.index(n) for n in self.const_features]]
         self.edge_index = torch.from_numpy(np.ascontiguousarray(graph.edge_index, np.int64))
         self.edge_attr = torch.from_numpy(scale_free_edge_features(
             graph.edge_features, graph.edge_feature_names, graph.height, graph.width,
@@ -229,14 +254,14 @@ class GNNMethod(GraphMethod):
 
     def on_start(self, video: Any) -> None:
         g = self.graph
-        want = list(self.model.params.get("const_features") or [])
-        if want and want != list(g.node_feature_names):
+        want = self.model.params.get("const_features") or None
+        if want is not None and not set(want) <= set(g.node_feature_names):
             raise DataError(
                 f"{video.sequence}: graph cache has node features {list(g.node_feature_names)}"
-                f", checkpoint {self._checkpoint} expects {want}"
+                f", checkpoint {self._checkpoint} expects {list(want)}"
             )
         self.inputs = GraphInputs(g, self.device, self.rw_beta, self.decay, self.rw,
-                                  self.dyn_features)
+                                  self.dyn_features, want)
         self.state = InteractionState(self.inputs, self.n_objects, self.seeds)
 
     def predict_nodes(self) -> np.ndarray:

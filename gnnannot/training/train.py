@@ -165,7 +165,7 @@ def _item(graph: VideoGraph, gt: np.ndarray, labels_all: np.ndarray, k: int,
           scribbles: list[Path], cfg: TrainConfig, device: str) -> VideoItem:
     obj = object_pixels(labels_all, gt, graph.n_nodes, k)
     inputs = GraphInputs(graph, device, cfg.rw_beta, cfg.decay, cfg.rw,
-                         cfg.model.get("dyn_features"))
+                         cfg.model.get("dyn_features"), cfg.model.get("const_features"))
     return VideoItem(
         graph.seq, graph, inputs, gt, labels_all, k,
         torch.from_numpy(obj.astype(np.float32)).to(device),
@@ -334,7 +334,7 @@ def build_model(items: Sequence[VideoItem], cfg: TrainConfig, device: str) -> GN
     g0 = items[0].graph
     params = model_params(g0, cfg.model)
     for it in items:
-        if list(it.graph.node_feature_names) != params["const_features"]:
+        if list(it.graph.node_feature_names) != list(g0.node_feature_names):
             raise DataError(f"{it.seq}: node features differ from {g0.seq}'s")
     model = GNNAnnot.from_params(params).to(device)
     model.set_normalization(**feature_stats(items))
