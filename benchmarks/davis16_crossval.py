@@ -29,6 +29,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the train stage (stages/train.py)
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -85,7 +86,7 @@ def train_config(params: dict[str, Any], overrides: list[str]) -> Any:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=davis16_dev.DEFAULT_ROOT)
-    ap.add_argument("--graphs", type=Path, required=True, help="graphs store of --root")
+    ap.add_argument("--graphs", type=Path, help="graphs store of --root (required to train)")
     ap.add_argument("--params", type=Path, default=REPO / "params.yaml")
     ap.add_argument("--folds", type=int, default=2)
     ap.add_argument("--only-fold", type=int, default=None, help="train/measure one fold")
@@ -97,8 +98,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--interactions", type=int, default=8)
     ap.add_argument("--work", type=Path, default=REPO / "data" / "davis16_dev" / "crossval")
     ap.add_argument("--out", type=Path, default=REPO / "metrics" / "davis16_crossval.json")
+    ap.add_argument("--merge", nargs="+", type=Path, default=None, metavar="JSON",
+                    help="only pool earlier runs' outputs (e.g. of --only-fold 0 and 1, run "
+                         "in parallel) into --out")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    if args.merge:
+        return finish(merge_runs(args.merge), args.out)
+    if args.graphs is None:
+        ap.error("--graphs is required (unless --merge)")
 
     from gnnannot.training.train import load_item, train_model
 
@@ -142,9 +150,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           "train_seconds": train_s, "best_round": result["best_round"],
                           "initial_val_J": result["initial_val_J"],
                           "best_val_J": result["best_val_J"], "steps": result["steps"],
-                          "history": result["history"],
+                          "history": result["history"], "benchmark_json": str(fold_json),
                           "held_out_mean_J": {n: bench["methods"][n]["mean_J"]
                                               for n in sessions}})
+    out = pool(str(args.root), out_folds, {k: v for k, v in vars(cfg).items()}, sessions, aucs)
+    return finish(out, args.out)
+
+
+def merge_runs(paths: list[Path]) -> dict[str, Any]:
+    """Pool the folds of earlier outputs (their per-fold benchmark JSONs hold the
+    per-session curves)."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    folds = sorted((f for r in runs for f in r["folds"]), key=lambda f: f["fold"])
+    if len({f["fold"] for f in folds}) != len(folds):
+        raise SystemExit(f"--merge: a fold appears twice in {[str(p) for p in paths]}")
+    configs = {yaml.safe_dump(r["train_config"]) for r in runs}
+    if len(configs) != 1:
+        raise SystemExit("--merge: the runs were trained with different train configs")
+    sessions: dict[str, dict[str, list[float]]] = {"random_walker": {}, "gnn": {}}
+    aucs: dict[str, list[tuple[float, int]]] = {"random_walker": [], "gnn": []}
+    for f in folds:
+        bench = json.loads(Path(f["benchmark_json"]).read_text())
+        for name in sessions:
+            res = bench["methods"][name]
+            sessions[name].update(res["per_session_J"])
+            aucs[name].append((float(res["J_auc"]), len(res["per_session_J"])))
+    return pool(runs[0]["dataset"], folds, runs[0]["train_config"], sessions, aucs)
+
+
+def pool(dataset: str, out_folds: list[dict[str, Any]], train_config: dict[str, Any],
+         sessions: dict[str, dict[str, list[float]]],
+         aucs: dict[str, list[tuple[float, int]]]) -> dict[str, Any]:
+    """Per method the curves pooled over every held-out session; the paired difference."""
     pooled: dict[str, Any] = {}
     for name, per in sessions.items():
         curves = np.asarray([per[s] for s in sorted(per)])
@@ -159,15 +196,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     diff = np.asarray([np.mean(sessions["gnn"][s]) - np.mean(sessions["random_walker"][s])
                        for s in keys])
     lo, hi = bootstrap_mean_ci(diff)
-    out = {"dataset": str(args.root), "folds": out_folds, "train_config": {
-        k: v for k, v in vars(cfg).items()}, "methods": pooled,
+    return {"dataset": dataset, "folds": out_folds, "train_config": train_config,
+            "methods": pooled,
         "gnn_minus_random_walker_mean_J": {
             "mean": float(diff.mean()), "ci95": [lo, hi], "n_sessions": int(diff.size),
             "better": int((diff > 0).sum()), "worse": int((diff < 0).sum()),
             "per_session": dict(zip(keys, diff.tolist(), strict=True))}}
-    write_json(args.out, out)
+
+
+def finish(out: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Write ``out`` to ``path`` and print the table."""
+    write_json(path, out)
     print(f"\n{'method':16s} {'J@1':>6s} {'J@last':>7s} {'mean J':>7s} {'J AUC':>6s}")
-    for name, r in pooled.items():
+    for name, r in out["methods"].items():
         print(f"{name:16s} {r['J_per_interaction'][0]:6.3f} {r['J_per_interaction'][-1]:7.3f} "
               f"{r['mean_J']:7.3f} {r['J_auc']:6.3f}")
     g = out["gnn_minus_random_walker_mean_J"]
