@@ -141,10 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             str(args.params), "--methods", "random_walker", "gnn", "--checkpoint", str(ckpt),
             "--sequences", *held, "--interactions", str(args.interactions),
             "--out", str(fold_json), *(["--quiet"] if args.quiet else [])])
-        for name in sessions:
-            res = bench["methods"][name]
-            sessions[name].update(res["per_session_J"])
-            aucs[name].append((float(res["J_auc"]), len(res["per_session_J"])))
+        add_fold(bench, sessions, aucs)
         out_folds.append({"fold": k, "train": train_seqs, "held_out": held,
                           "synthetic_train_videos": len(synth),
                           "train_seconds": train_s, "best_round": result["best_round"],
@@ -155,6 +152,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                               for n in sessions}})
     out = pool(str(args.root), out_folds, {k: v for k, v in vars(cfg).items()}, sessions, aucs)
     return finish(out, args.out)
+
+
+def add_fold(bench: dict[str, Any], sessions: dict[str, dict[str, list[float]]],
+             aucs: dict[str, list[tuple[float, int]]]) -> None:
+    """Add one fold's benchmark output (:func:`davis16_dev.main`): per method its
+    per-session curves and its J AUC with its session count."""
+    for name in sessions:
+        res = bench["methods"][name]
+        sessions[name].update(res["per_session_J"])
+        aucs[name].append((float(res["J_auc"]), len(res["per_session_J"])))
 
 
 def merge_runs(paths: list[Path]) -> dict[str, Any]:
@@ -171,10 +178,7 @@ def merge_runs(paths: list[Path]) -> dict[str, Any]:
     aucs: dict[str, list[tuple[float, int]]] = {"random_walker": [], "gnn": []}
     for f in folds:
         bench = json.loads(Path(f["benchmark_json"]).read_text())
-        for name in sessions:
-            res = bench["methods"][name]
-            sessions[name].update(res["per_session_J"])
-            aucs[name].append((float(res["J_auc"]), len(res["per_session_J"])))
+        add_fold(bench, sessions, aucs)
     return pool(runs[0]["dataset"], folds, runs[0]["train_config"], sessions, aucs)
 
 

@@ -69,6 +69,10 @@ def test_selected_inputs_are_the_named_columns_of_all_inputs() -> None:
     want = np.clip(rw / np.clip(peak[frame], 1e-12, 1.0), 0, 1)
     np.testing.assert_allclose(x_part[0, :, 0].numpy(), want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(x_part[0, :, 3].numpy(), 1 - want, rtol=1e-5, atol=1e-6)
+    default = InteractionState(GraphInputs(graph), 1)  # reads no ratio: none is built
+    assert not default.inputs.builds_ratio
+    torch.testing.assert_close(default.add(scribble),
+                               x_full[..., : len(DEFAULT_DYNAMIC_INPUTS)])
     assert model_params(graph, {"dyn_features": pick})["n_dyn"] == 4
     assert model_params(graph, {})["dyn_features"] == list(DEFAULT_DYNAMIC_INPUTS)
 

@@ -25,6 +25,7 @@ both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,32 @@ DYNAMIC_INPUT_NAMES: tuple[str, ...] = (*DEFAULT_DYNAMIC_INPUTS, "rw_frame_ratio
 FEATURE_VIEW = "scale_free_v1"
 
 
+def _chosen_names(names: Any, allowed: Any, default: Any, source: str, allowed_what: str,
+                  bad_what: str) -> list[str]:
+    """``names`` (``None``: ``default``) as a list, checked to be distinct, non-empty
+    and all in ``allowed``; else a :class:`ConfigError` naming ``source`` and the
+    offending names (``bad_what``)."""
+    allowed = list(allowed)
+    chosen = list(default if names is None else names)
+    bad = [n for n in chosen if n not in allowed]
+    if bad or not chosen or len(set(chosen)) != len(chosen):
+        raise ConfigError(f"{source}: expected distinct names from {allowed_what}{allowed}, "
+                          f"found {chosen}" + (f" ({bad_what}: {bad})" if bad else ""))
+    return chosen
+
+
+def _column_index(chosen: list[str], built: Sequence[str]) -> list[int] | None:
+    """Positions of ``chosen`` in ``built`` (``None`` when they are the same list, so no
+    selection is needed)."""
+    built = list(built)
+    return None if chosen == built else [built.index(n) for n in chosen]
+
+
 def dynamic_inputs(names: Any, source: str = "model param 'dyn_features'") -> list[str]:
     """The validated list of dynamic input names (``None``: :data:`DEFAULT_DYNAMIC_INPUTS`);
     each must be one of :data:`DYNAMIC_INPUT_NAMES`, none twice."""
-    dyn = list(DEFAULT_DYNAMIC_INPUTS if names is None else names)
-    unknown = [n for n in dyn if n not in DYNAMIC_INPUT_NAMES]
-    if unknown or not dyn or len(set(dyn)) != len(dyn):
-        raise ConfigError(f"{source}: expected distinct names from "
-                          f"{list(DYNAMIC_INPUT_NAMES)}, found {dyn}"
-                          + (f" (unknown: {unknown})" if unknown else ""))
-    return dyn
+    return _chosen_names(names, DYNAMIC_INPUT_NAMES, DEFAULT_DYNAMIC_INPUTS, source, "",
+                         "unknown")
 
 
 def constant_inputs(names: Any, available: Any, source: str = "model param "
@@ -76,14 +93,8 @@ def constant_inputs(names: Any, available: Any, source: str = "model param "
     ``available``, the graph's ``node_feature_names``), each one of ``available``, none
     twice. Leaving out absolute colour (``L_mean`` ...) and position (``cy``, ``cx``)
     keeps a network trained on few videos from memorising their objects."""
-    avail = list(available)
-    const = list(avail if names is None else names)
-    missing = [n for n in const if n not in avail]
-    if missing or not const or len(set(const)) != len(const):
-        raise ConfigError(f"{source}: expected distinct names from the graph's node "
-                          f"features {avail}, found {const}"
-                          + (f" (not in the graph: {missing})" if missing else ""))
-    return const
+    return _chosen_names(names, available, available, source,
+                         "the graph's node features ", "not in the graph")
 
 
 def model_params(graph: VideoGraph, model: dict[str, Any]) -> dict[str, Any]:
@@ -133,9 +144,11 @@ class GraphInputs:
         self.const_features = constant_inputs(const_features, graph.node_feature_names,
                                               f"{graph.seq}: constant node features")
         self.dyn_features = dynamic_inputs(dyn_features)
-        self.dyn_index = (None if self.dyn_features == list(DYNAMIC_INPUT_NAMES)
-                          else torch.tensor([DYNAMIC_INPUT_NAMES.index(n)
-                                             for n in self.dyn_features]))
+        # the per-frame ratio columns are built only for a network that reads them
+        self.builds_ratio = not set(self.dyn_features) <= set(DEFAULT_DYNAMIC_INPUTS)
+        built = DYNAMIC_INPUT_NAMES if self.builds_ratio else DEFAULT_DYNAMIC_INPUTS
+        index = _column_index(self.dyn_features, built)
+        self.dyn_index = None if index is None else torch.tensor(index)
         unknown = set(rw or {}) - set(RW_PLAIN)
         if unknown:
             raise ConfigError(f"random-walker input options: unknown keys {sorted(unknown)} "
@@ -145,9 +158,9 @@ class GraphInputs:
         self.x_const = torch.from_numpy(scale_free_node_features(
             graph.node_features, graph.node_feature_names, graph.height, graph.width,
             graph.frame_counts))
-        if self.const_features != list(graph.node_feature_names):
-            names = list(graph.node_feature_names)
-            self.x_const = self.x_const[:, [names.index(n) for n in self.const_features]]
+        columns = _column_index(self.const_features, graph.node_feature_names)
+        if columns is not None:
+            self.x_const = self.x_const[:, columns]
         self.edge_index = torch.from_numpy(np.ascontiguousarray(graph.edge_index, np.int64))
         self.edge_attr = torch.from_numpy(scale_free_edge_features(
             graph.edge_features, graph.edge_feature_names, graph.height, graph.width,
@@ -204,10 +217,13 @@ class InteractionState:
         rw = torch.from_numpy(obj.T.astype(np.float32))[..., None]
         rw_bg = torch.from_numpy(self._rw[:, 0].astype(np.float32))
         rw_bg = rw_bg[None, :, None].expand(self.n_objects, -1, 1)
-        ratio = np.clip(frame_ratio(obj, self.inputs.graph.node_frame,
-                                    self.inputs.graph.n_frames), 0.0, 1.0)
-        ratio = torch.from_numpy(ratio.T.astype(np.float32))[..., None]
-        out = torch.cat([x, rw, rw_bg, ratio, 1.0 - ratio], dim=2)
+        columns = [x, rw, rw_bg]  # DYNAMIC_INPUT_NAMES' order
+        if self.inputs.builds_ratio:
+            ratio = np.clip(frame_ratio(obj, self.inputs.graph.node_frame,
+                                        self.inputs.graph.n_frames), 0.0, 1.0)
+            ratio = torch.from_numpy(ratio.T.astype(np.float32))[..., None]
+            columns += [ratio, 1.0 - ratio]
+        out = torch.cat(columns, dim=2)
         if self.inputs.dyn_index is not None:
             out = out.index_select(2, self.inputs.dyn_index)
         return out.to(self.inputs.device)
