@@ -60,12 +60,26 @@ def folds_of(seqs: list[str], n_folds: int) -> list[list[str]]:
     return [ordered[k::n_folds] for k in range(n_folds)]
 
 
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s keys, merged into nested mappings."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def train_config(params: dict[str, Any], overrides: list[str]) -> Any:
-    """The ``train`` section with the real-footage walker as the GNN's input."""
+    """The ``train`` section, with ``davis16_dev.train``'s overrides (what training on
+    real footage changes: more interactions per session, features that do not let five
+    videos be memorised), the real-footage walker as the GNN's input, then ``--set``."""
     from gnnannot.training.train import TrainConfig
 
     train = dict(params.get("train") or {})
     train.pop("distributed", None)
+    real = (params.get("davis16_dev") or {}).get("train") or {}
+    if not isinstance(real, dict):
+        raise SystemExit(f"params davis16_dev.train: expected a mapping, found {real!r}")
+    train = _merge(train, real)
     walker = {**((params.get("benchmark") or {}).get("options") or {}).get("random_walker", {}),
               **(((params.get("davis16_dev") or {}).get("options") or {})
                  .get("random_walker") or {})}  # fmt: skip
@@ -101,12 +115,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--merge", nargs="+", type=Path, default=None, metavar="JSON",
                     help="only pool earlier runs' outputs (e.g. of --only-fold 0 and 1, run "
                          "in parallel) into --out")
+    ap.add_argument("--final", type=Path, default=None, metavar="CKPT",
+                    help="train on ALL sequences into CKPT (no held-out measurement: the "
+                         "folds estimate how this procedure does on unseen footage)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     if args.merge:
         return finish(merge_runs(args.merge), args.out)
     if args.graphs is None:
         ap.error("--graphs is required (unless --merge)")
+    if args.final is not None:
+        return train_final(args)
 
     from gnnannot.training.train import load_item, train_model
 
@@ -152,6 +171,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                               for n in sessions}})
     out = pool(str(args.root), out_folds, {k: v for k, v in vars(cfg).items()}, sessions, aucs)
     return finish(out, args.out)
+
+
+def train_final(args: argparse.Namespace) -> dict[str, Any]:
+    """Train on every sequence of ``--root`` into ``--final`` (model selection on them);
+    writes ``<final>.json`` with the sequences, the config and the training result."""
+    from gnnannot.training.train import load_item, train_model
+
+    params = yaml.safe_load(args.params.read_text())
+    cfg = train_config(params, args.set)
+    seqs = davis.read_split(args.root, "val")
+    items = [load_item(open_graph(args.graphs, s), args.root, cfg, cfg.device) for s in seqs]
+    t0 = time.perf_counter()
+    result = train_model(items, items, cfg, args.final, device=cfg.device, quiet=args.quiet)
+    record = {"dataset": str(args.root), "train": seqs, "train_seconds": time.perf_counter() - t0,
+              "train_config": dict(vars(cfg)), **{k: result[k] for k in (
+                  "best_round", "initial_val_J", "best_val_J", "steps", "history")}}
+    write_json(args.final.with_suffix(".json"), record)
+    print(f"{args.final}: trained on {len(seqs)} sequences, val J {result['initial_val_J']:.3f}"
+          f" (untrained prior) -> {result['best_val_J']:.3f} (round {result['best_round']})")
+    return record
 
 
 def add_fold(bench: dict[str, Any], sessions: dict[str, dict[str, list[float]]],
