@@ -69,7 +69,13 @@ def test_ensure_store_root_attrs_and_schema_check(tmp_path: Path) -> None:
     # a store of another kind is refused, naming both
     with pytest.raises(DataError, match=r"'gnnannot\.graphs', expected 'gnnannot\.features'"):
         base.ensure_store(s, "features")
+    # missing parent folders are created (a store path in a fresh data folder)
+    deep = tmp_path / "new" / "data" / "graphs.zarr"
+    base.ensure_store(deep, "graphs")
+    assert dict(zarr.open_group(str(deep), mode="r").attrs)["schema"] == "gnnannot.graphs"
     # kind None: a plain root group, no attrs; an existing one is kept as it is
+    base.ensure_store(tmp_path / "new2" / "flow.zarr", None)
+    assert (tmp_path / "new2" / "flow.zarr" / "zarr.json").is_file()
     f = tmp_path / "flow.zarr"
     assert base.ensure_store(f, None) == f
     assert (f / "zarr.json").is_file() and dict(zarr.open_group(str(f), mode="r").attrs) == {}
@@ -210,6 +216,9 @@ def test_open_video_group_and_read_array_name_what_is_wrong(tmp_path: Path) -> N
     with pytest.raises(DataError, match=r"'v' is incomplete \(complete attr is None\)"):
         base.open_video_group(s, "v", "graphs")
     g.attrs["complete"] = True
+    del g.attrs["arrays"]  # a group written before the "arrays" attr: nothing to check
+    assert base.open_video_group(s, "v", "graphs").attrs["complete"] is True
+    g.attrs["arrays"] = ["x"]
     chunk = next((s / "v" / "x" / "c").iterdir())
     chunk.write_bytes(chunk.read_bytes()[:-1] + b"\0")  # a corrupt chunk: CRC fails on read
     grp = base.open_video_group(s, "v", "graphs")
@@ -292,16 +301,43 @@ def test_shard_reader_unwritten_chunk_is_the_fill_value(tmp_path: Path) -> None:
     np.testing.assert_array_equal(reader.read_all(), np.asarray(arr[...]))
 
 
+def test_shard_reader_of_an_array_inside_a_group(tmp_path: Path) -> None:
+    """The stores' arrays are opened through their group (``arr.path`` is the array's
+    name below the store root): the fast path finds their shard files too."""
+    grp = zarr.open_group(str(tmp_path / "g"), mode="w", zarr_format=3)
+    data = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
+    grp.create_array("flow", shape=data.shape, dtype=data.dtype, chunks=(1, 3, 2),
+                     shards=(2, 3, 2), compressors=compressors(), config=ARRAY_CONFIG)[...] = data
+    arr = zarr.open_group(str(tmp_path / "g"), mode="r")["flow"]
+    assert arr.path == "flow"
+    reader = base.ShardReader.create(arr)
+    assert reader is not None and reader.path == tmp_path / "g" / "flow"
+    assert reader._read_fast(3) is not None
+    np.testing.assert_array_equal(reader.read_all(), data)
+
+
 def test_shard_reader_declines_other_layouts(tmp_path: Path) -> None:
-    one_d = zarr.create_array(str(tmp_path / "d"), shape=(6,), dtype=np.float32,
-                              chunks=(1,), shards=(3,))  # fmt: skip
-    assert base.ShardReader.create(one_d) is None
-    wide = zarr.create_array(str(tmp_path / "w"), shape=(4, 6), dtype=np.float32,
-                             chunks=(1, 3), shards=(2, 6))  # fmt: skip
-    assert base.ShardReader.create(wide) is None  # inner chunk is not a whole frame
-    strings = zarr.create_array(str(tmp_path / "s"), shape=(4, 2), dtype="complex64",
-                                chunks=(1, 2), shards=(2, 2))  # fmt: skip
-    assert base.ShardReader.create(strings) is None  # not a bool/int/float dtype
+    # each differs from the project's layout (Blosc + CRC32C in frame-chunk shards) in
+    # one respect only, so that respect alone must make create() decline
+    def make(name: str, shape, chunks, shards, dtype="float32", **kw):
+        kw.setdefault("compressors", compressors())
+        return zarr.create_array(str(tmp_path / name), shape=shape, dtype=dtype,
+                                 chunks=chunks, shards=shards, **kw)  # fmt: skip
+
+    assert base.ShardReader.create(make("d", (6,), (1,), (3,))) is None  # 1-D
+    # inner chunk is not a whole frame
+    assert base.ShardReader.create(make("w", (4, 6), (1, 3), (2, 6))) is None
+    # not a bool/int/float dtype
+    assert base.ShardReader.create(make("s", (4, 2), (1, 2), (2, 2), "complex64")) is None
+    # a third inner codec that is not CRC32C
+    from zarr.codecs import GzipCodec
+
+    blosc = compressors()[0]
+    odd = make("z", (4, 2), (1, 2), (2, 2), compressors=(blosc, GzipCodec()))
+    assert base.ShardReader.create(odd) is None
+    # Blosc without the checksum: accepted (format 1), with checksum=False
+    assert base.ShardReader.create(make("b", (4, 2), (1, 2), (2, 2),
+                                        compressors=(blosc,))).checksum is False  # fmt: skip
     ok = _sharded(tmp_path / "ok", (4, 2), 2)
     assert base.ShardReader.create(ok) is not None
     assert base.ShardReader.create("not an array") is None
