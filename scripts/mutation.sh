@@ -27,6 +27,7 @@ work=/tmp/gnnannot-mutation-$mod-$label
 configure() {  # this module's [tool.mutmut] in the scratch copy's pyproject.toml
   cp "$root/pyproject.toml" .
   "$py" - "$mod" <<'PY'
+import json
 import pathlib
 import sys
 import tomllib
@@ -43,10 +44,12 @@ tests = [t for t in tests if not t.startswith("tests/") or pathlib.Path(t).exist
 if not any(t.startswith("tests/") for t in tests):
     sys.exit(f"mutation.sh: none of the test files of {sys.argv[1]!r} exists")
 print(f"mutating {src} with {tests}")
+# json.dumps: TOML basic strings (only these lines: the rest of the file keeps its quotes)
 text = p.read_text().replace(
     "[tool.mutmut]\n",
-    f"[tool.mutmut]\nonly_mutate = [{src!r}]\npytest_add_cli_args_test_selection = {tests!r}\n", 1)
-p.write_text(text.replace("'", '"'))
+    f"[tool.mutmut]\nonly_mutate = {json.dumps([src])}\n"
+    f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n", 1)
+p.write_text(text)
 PY
 }
 names=()

@@ -183,6 +183,51 @@ def shown_pixels(page) -> np.ndarray:
     return np.asarray(rgba, np.int32).reshape(H, W, 4)[..., :3]
 
 
+def exported_masks(page, tmp_path: Path) -> np.ndarray:
+    """``(T, H, W)`` the masks of the page's Export, downloaded as masks.zip and decoded."""
+    old = page.locator('#downloads a[download="masks.zip"]')
+    if old.count():  # an earlier export's link: wait for this export's new one
+        old.evaluate("(a) => a.remove()")
+    page.click("#export")
+    link = page.wait_for_selector('#downloads a[download="masks.zip"]')
+    with page.expect_download() as dl:
+        link.click()
+    zpath = tmp_path / "masks.zip"
+    dl.value.save_as(zpath)
+    with zipfile.ZipFile(io.BytesIO(zpath.read_bytes())) as z:
+        names = sorted(z.namelist())
+        assert names == [f"masks/{t:05d}.png" for t in range(T)]
+        pred = []
+        for n in names:
+            (tmp_path / "m.png").write_bytes(z.read(n))
+            pred.append(read_palette_png(tmp_path / "m.png"))
+    return np.stack(pred)
+
+
+def served_masks(page) -> np.ndarray:
+    """``(T, H, W)`` the masks the app serves now (``GET /api/masks/t`` from the page)."""
+    from PIL import Image
+
+    blobs = page.evaluate(
+        "async (n) => { const out = []; for (let t = 0; t < n; t++) {"
+        " const r = await fetch(`/api/masks/${t}`, {cache: 'no-store'});"
+        " out.push(Array.from(new Uint8Array(await r.arrayBuffer()))); } return out; }", T)
+    return np.stack([np.asarray(Image.open(io.BytesIO(bytes(b)))) for b in blobs])
+
+
+def no_masks_served(page) -> bool:
+    """Whether the app answers ``GET /api/masks/0`` with 409 "no masks yet" (asked from
+    here, not from the page: the page would log the 409 as a console error)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(page.url.rstrip("/") + "/api/masks/0", timeout=30)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 409 and "no masks yet" in exc.read().decode()
+    return False
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name))
@@ -211,19 +256,7 @@ def test_first_interaction_progress_overlay_and_export(fresh, tmp_path):
     diff = np.abs(shown - ui.synth.frames[T - 1].astype(np.int32)).sum(axis=2)
     assert diff[pred > 0].mean() > 40 and np.median(diff[pred == 0]) < 15
     # export through the page, download the palette PNGs, score them
-    page.click("#export")
-    link = page.wait_for_selector('#downloads a[download="masks.zip"]')
-    with page.expect_download() as dl:
-        link.click()
-    zpath = tmp_path / "masks.zip"
-    dl.value.save_as(zpath)
-    with zipfile.ZipFile(io.BytesIO(zpath.read_bytes())) as z:
-        names = sorted(z.namelist())
-        assert names == [f"masks/{t:05d}.png" for t in range(T)]
-        pred = []
-        for n in names:
-            (tmp_path / "m.png").write_bytes(z.read(n))
-            pred.append(read_palette_png(tmp_path / "m.png"))
+    pred = exported_masks(page, tmp_path)
     js = [jaccard(g, p, k) for g, p in zip(ui.synth.masks, pred, strict=True) for k in (1, 2)]
     print(f"mean J of the exported masks: {np.mean(js):.3f} (threshold {J_MIN})")
     assert np.mean(js) > J_MIN
@@ -507,3 +540,74 @@ def test_object_names_colours_hide_and_delete(fresh):
     assert np.array_equal(pred, ref.work_frame(0)) and not (pred > 1).any()
     page.click("#add-object")  # back to two objects for the next test
     page.wait_for_function("() => S.info.n_objects === 2")
+
+
+def test_undo_and_reset_buttons_return_the_masks_to_the_earlier_state(fresh, tmp_path):
+    """Scribble, submit, scribble a correction, submit, then the page's Undo: the served
+    masks, the export and the canvas are exactly those saved before the correction, and
+    equal to the first interaction alone given to a fresh Annotator (a replay, not the
+    undo's stored state); Reset returns to the masks of no interaction. The app has no
+    Redo (the page has Undo, Ctrl+Z and Reset only)."""
+    ui, page = fresh, fresh.page
+    assert page.locator("#redo").count() == 0
+    assert no_masks_served(page)
+    page.locator("#slider").fill(str(T - 1))
+    page.wait_for_selector(f'#canvas[data-frame="{T - 1}"]')
+    shown_none = shown_pixels(page)
+    page.locator("#slider").fill("0")
+    page.wait_for_selector('#canvas[data-frame="0"]')
+    assert page.is_disabled("#undo")
+    first_strokes(ui)
+    submit(ui)
+    first = served_masks(page)
+    assert (first == 1).sum() > 500 and (first == 2).sum() > 500
+    page.locator("#slider").fill(str(T - 1))
+    page.wait_for_selector(f'#canvas[data-frame="{T - 1}"][data-overlay="1"]')
+    shown_first = shown_pixels(page)
+    # the correction: object 2 scribbled along object 1 on the last frame
+    page.keyboard.press("2")
+    row = inner_row(ui.synth.masks[T - 1], 1)
+    drag(page, row)
+    submit(ui)
+    second = served_masks(page)
+    rx = [int(x) for x, _ in row]
+    assert (second[T - 1, int(row[0][1]), rx[0]:rx[-1] + 1] == 2).all()  # it took effect
+    assert (second != first).sum() > 100
+    # Ctrl+Z with a pending stroke removes that stroke only (no request, masks unchanged)
+    v = ui.session.version
+    drag(page, inner_row(ui.synth.masks[T - 1], 2))
+    assert page.locator("#pending-list li.stroke").count() == 1
+    page.keyboard.press("Control+z")
+    assert page.locator("#pending-list li.stroke").count() == 0
+    assert ui.session.version == v and len(ui.session.state.interactions) == 2
+    # the Undo button drops the correction
+    page.click("#undo")
+    page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]',
+                           timeout=SUBMIT_WAIT_MS)  # fmt: skip
+    page.wait_for_selector(f'#canvas[data-version="{v + 1}"][data-frame="{T - 1}"]')
+    assert "undid the last interaction" in page.inner_text("#status")
+    undone = served_masks(page)
+    assert np.array_equal(undone, first), int((undone != first).sum())
+    assert np.array_equal(exported_masks(page, tmp_path), first)
+    assert np.array_equal(shown_pixels(page), shown_first)  # its strokes are not drawn
+    (it,) = ui.session.state.interactions
+    assert [s["object_id"] for s in it.strokes] == [1, 2, 0]
+    # independent: the first interaction alone, replayed into a fresh Annotator
+    from gnnannot.annotate import Annotator
+    from gnnannot.web.session_store import to_davis_scribble
+
+    ann = Annotator(ui.session.source, method="random_walker", n_objects=2,
+                    params=PrepParams(work_height=None),
+                    cache_dir=ui.session.prepared.dir.parent)  # fmt: skip
+    ref = ann.interact(to_davis_scribble(it.strokes, T, (H, W)))
+    assert np.array_equal(first, np.stack([ref.work_frame(t) for t in range(T)]))
+    # Reset: every interaction goes, the masks are those of no interaction
+    v = ui.session.version
+    page.click("#reset")  # its confirmation is accepted (open_page)
+    page.wait_for_selector(f'body[data-version="{v + 1}"][data-busy="0"]',
+                           timeout=SUBMIT_WAIT_MS)  # fmt: skip
+    page.wait_for_selector(f'#canvas[data-version="{v + 1}"][data-frame="{T - 1}"]')
+    assert ui.session.state.interactions == []
+    assert no_masks_served(page)  # as before the first interaction
+    assert np.array_equal(shown_pixels(page), shown_none)
+    assert page.is_disabled("#undo")
